@@ -1,0 +1,78 @@
+// The service area: Guangzhou's 11 districts as polygons in plane metres, and the street/town zones
+// inside them.
+//
+// Street zones are synthetic (no public 街镇 boundaries exist): each zone is the Voronoi cell of a
+// seed point inside its district, restricted to that district. A point's zone is the nearest seed
+// of the district that contains it.
+//
+// Boundary rule: a point on a polygon edge or vertex is inside. Where two districts share an edge,
+// the point belongs to the district listed first (districts are kept sorted by code), so every
+// point has exactly one answer.
+//
+// Thread-safety: immutable after construction; safe to share.
+
+#ifndef ENGINE_GEO_DISTRICT_MAP_H_
+#define ENGINE_GEO_DISTRICT_MAP_H_
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/geo/projection.h"
+#include "engine/units/unit.h"
+
+namespace gz {
+
+// One closed ring; the last vertex is not repeated.
+using Ring = std::vector<PlanePoint>;
+
+// A polygon: the first ring is the outer boundary, the rest are holes.
+struct Polygon {
+  std::vector<Ring> rings;
+};
+
+struct District {
+  DistrictCode code = 0;
+  std::string name_zh;                                // e.g. 荔湾区
+  std::string name_en;                                // e.g. Liwan
+  std::vector<Polygon> polygons;                      // a multipolygon
+  double min_x = 0, min_y = 0, max_x = 0, max_y = 0;  // bounding box, filled by DistrictMap
+};
+
+struct Zone {
+  ZoneId id = 0;
+  DistrictCode district = 0;
+  std::string name_zh;  // the street/town whose count this synthetic zone stands for
+  PlanePoint seed;
+  bool synthetic = true;
+};
+
+class DistrictMap {
+ public:
+  // REQUIRES: every zone's district is one of `districts`; district codes and zone ids are unique.
+  DistrictMap(std::vector<District> districts, std::vector<Zone> zones);
+
+  // The district containing `p`, or nullptr outside the service area.
+  const District* DistrictAt(PlanePoint p) const;
+
+  // The zone containing `p`: nearest seed (ties: lowest id) within DistrictAt(p); nullopt outside.
+  std::optional<ZoneId> ZoneAt(PlanePoint p) const;
+
+  bool Contains(PlanePoint p) const { return DistrictAt(p) != nullptr; }
+
+  const std::vector<District>& districts() const { return districts_; }
+  const std::vector<Zone>& zones() const { return zones_; }
+  const District* FindDistrict(DistrictCode code) const;
+  const Zone* FindZone(ZoneId id) const;
+
+ private:
+  std::vector<District> districts_;  // sorted by code
+  std::vector<Zone> zones_;          // sorted by id
+};
+
+// True if `p` is inside `polygon` or on its boundary.
+bool PolygonContains(const Polygon& polygon, PlanePoint p);
+
+}  // namespace gz
+
+#endif  // ENGINE_GEO_DISTRICT_MAP_H_
