@@ -1,0 +1,605 @@
+#include "engine/dispatch/dispatch_core.h"
+
+#include <cassert>
+#include <cmath>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace gz {
+namespace {
+
+bool ValidLonLat(LonLat p) {
+  return std::isfinite(p.lon) && std::isfinite(p.lat) && p.lon >= -180 && p.lon <= 180 &&
+         p.lat >= -90 && p.lat <= 90;
+}
+
+std::string Seconds(absl::Duration d) { return absl::StrCat(absl::ToInt64Seconds(d), " s"); }
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<DispatchCore>> DispatchCore::Create(
+    DispatchConfig config, const DistrictMap* map, std::unique_ptr<UnitRegistry> units,
+    absl::Time start) {
+  if (absl::Status s = config.Validate(); !s.ok()) return s;
+  if (map == nullptr || units == nullptr) {
+    return absl::InvalidArgumentError("DispatchCore needs a district map and a unit registry");
+  }
+  return std::unique_ptr<DispatchCore>(
+      new DispatchCore(std::move(config), map, std::move(units), start));
+}
+
+DispatchCore::DispatchCore(DispatchConfig config, const DistrictMap* map,
+                           std::unique_ptr<UnitRegistry> units, absl::Time start)
+    : config_(std::move(config)),
+      map_(map),
+      units_(std::move(units)),
+      now_(start),
+      holder_(units_->size(), 0) {
+  // A unit loaded as assigned has no incident to belong to; it starts available.
+  for (Slot s = 0; s < units_->size(); ++s) {
+    if (units_->unit(s).status == UnitStatus::kAssigned) {
+      units_->SetStatus(s, UnitStatus::kAvailable);
+    }
+  }
+}
+
+void DispatchCore::Apply(const Command& command, std::vector<Event>* events) {
+  assert(!applying_ && "DispatchCore::Apply is not re-entrant");
+  applying_ = true;
+  outbox_.clear();
+  ++stats_.commands;
+  AdvanceTo(std::max(now_, command.at));
+  std::visit([this](const auto& body) { Handle(body); }, command.body);
+  events->insert(events->end(), std::make_move_iterator(outbox_.begin()),
+                 std::make_move_iterator(outbox_.end()));
+  outbox_.clear();
+  applying_ = false;
+}
+
+std::optional<absl::Time> DispatchCore::NextDeadline() const {
+  std::optional<absl::Time> next;
+  if (!ack_deadlines_.empty()) next = ack_deadlines_.begin()->first;
+  if (!escalations_due_.empty()) {
+    const absl::Time t = escalations_due_.begin()->first;
+    if (!next || t < *next) next = t;
+  }
+  return next;
+}
+
+const Incident* DispatchCore::FindIncident(IncidentId id) const {
+  auto it = incidents_.find(id);
+  return it == incidents_.end() ? nullptr : &it->second;
+}
+
+const Assignment* DispatchCore::FindAssignment(AssignmentId id) const {
+  auto it = assignments_.find(id);
+  return it == assignments_.end() ? nullptr : &it->second;
+}
+
+const Assignment* DispatchCore::ActiveAssignmentOf(UnitId unit) const {
+  const std::optional<Slot> slot = units_->SlotOf(unit);
+  if (!slot || holder_[*slot] == 0) return nullptr;
+  return FindAssignment(holder_[*slot]);
+}
+
+void DispatchCore::AdvanceTo(absl::Time t) {
+  // Deadlines and escalation steps fire in time order, each at its own time; at equal times
+  // acknowledgement deadlines go first (they may change what an escalation step sees).
+  for (;;) {
+    const bool have_ack = !ack_deadlines_.empty() && ack_deadlines_.begin()->first <= t;
+    const bool have_esc = !escalations_due_.empty() && escalations_due_.begin()->first <= t;
+    if (!have_ack && !have_esc) break;
+    if (have_ack &&
+        (!have_esc || ack_deadlines_.begin()->first <= escalations_due_.begin()->first)) {
+      const auto [when, id] = *ack_deadlines_.begin();
+      now_ = std::max(now_, when);
+      ExpireAssignment(id);
+    } else {
+      const auto [when, id] = *escalations_due_.begin();
+      escalations_due_.erase(escalations_due_.begin());
+      now_ = std::max(now_, when);
+      FireEscalations(id);
+    }
+  }
+  now_ = std::max(now_, t);
+  while (!answer_expiry_.empty() &&
+         answer_expiry_.front().first + config_.idempotency_window < now_) {
+    answers_.erase(answer_expiry_.front().second);
+    answer_expiry_.pop_front();
+  }
+}
+
+void DispatchCore::Reject(RejectReason reason, std::string message, UnitId unit,
+                          IncidentId incident, AssignmentId assignment) {
+  ++stats_.commands_rejected;
+  ++stats_.rejected_by_reason[static_cast<size_t>(reason)];
+  Emit(CommandRejected{reason, std::move(message), unit, incident, assignment});
+}
+
+// ---------------------------------------------------------------------------------------------
+// 一點呼叫: alert intake.
+
+std::optional<std::pair<RejectReason, std::string>> DispatchCore::ValidateAlert(
+    const RaiseAlert& c, PlanePoint plane) const {
+  if (!ValidLonLat(c.position)) {
+    return std::pair{RejectReason::kInvalidCoordinates,
+                     absl::StrFormat("Position (%g, %g) is not a valid WGS84 longitude/latitude.",
+                                     c.position.lon, c.position.lat)};
+  }
+  const auto category = static_cast<int>(c.category);
+  if (category <= 0 || category >= kCategoryCount) {
+    return std::pair{RejectReason::kUnknownCategory,
+                     absl::StrCat("Category ", category, " is not a known incident category.")};
+  }
+  const auto level = static_cast<int>(c.level);
+  if (level <= 0 || level >= kLevelCount) {
+    return std::pair{RejectReason::kInvalidLevel,
+                     absl::StrCat("Level ", level, " is not one of IV (1) to I (4).")};
+  }
+  if (config_.FindPlan(c.category, c.level) == nullptr) {
+    return std::pair{RejectReason::kUnknownCategory,
+                     absl::StrCat("No response plan exists for ", CategoryName(c.category),
+                                  " at level ", LevelName(c.level), ".")};
+  }
+  if (!map_->Contains(plane)) {
+    return std::pair{RejectReason::kOutsideServiceArea,
+                     absl::StrFormat("Position (%.6f, %.6f) is outside Guangzhou's 11 districts.",
+                                     c.position.lon, c.position.lat)};
+  }
+  return std::nullopt;
+}
+
+Incident* DispatchCore::FindMergeTarget(Category category, PlanePoint plane) {
+  Incident* best = nullptr;
+  double best_distance = 0;
+  for (IncidentId id : open_) {  // ascending id: ties go to the oldest incident
+    Incident& inc = incidents_.at(id);
+    if (inc.category != category || inc.opened_at + config_.merge_window < now_) continue;
+    const double d = Distance(inc.plane, plane);
+    if (d <= config_.merge_radius_m && (best == nullptr || d < best_distance)) {
+      best = &inc;
+      best_distance = d;
+    }
+  }
+  return best;
+}
+
+void DispatchCore::Remember(const RaiseAlert& c, AlertAnswer answer) {
+  AlertKey key{c.reporter_id, c.client_sequence};
+  answer_expiry_.emplace_back(now_, key);
+  answers_.emplace(std::move(key), std::move(answer));
+}
+
+void DispatchCore::Handle(const RaiseAlert& c) {
+  if (auto it = answers_.find(AlertKey{c.reporter_id, c.client_sequence}); it != answers_.end()) {
+    const AlertAnswer& a = it->second;
+    ++stats_.alerts_duplicate;
+    if (a.accepted) {
+      Emit(AlertAccepted{c.reporter_id, c.client_sequence, a.incident, a.merged, true});
+    } else {
+      Emit(AlertRejected{c.reporter_id, c.client_sequence, a.reason, a.message, true});
+    }
+    return;
+  }
+
+  const PlanePoint plane = units_->projection().ToPlane(c.position);
+  if (auto rejection = ValidateAlert(c, plane)) {
+    ++stats_.alerts_rejected;
+    ++stats_.rejected_by_reason[static_cast<size_t>(rejection->first)];
+    Remember(c, AlertAnswer{false, 0, false, rejection->first, rejection->second});
+    Emit(AlertRejected{c.reporter_id, c.client_sequence, rejection->first,
+                       std::move(rejection->second), false});
+    return;
+  }
+
+  if (Incident* target = FindMergeTarget(c.category, plane)) {
+    ++target->reports;
+    ++stats_.alerts_merged;
+    Remember(c, AlertAnswer{true, target->id, true, RejectReason::kUnspecified, ""});
+    Emit(AlertAccepted{c.reporter_id, c.client_sequence, target->id, true, false});
+    Emit(IncidentMerged{target->id, target->reports});
+    return;
+  }
+
+  const IncidentId id = next_incident_id_++;
+  Incident& inc = incidents_[id];
+  inc.id = id;
+  inc.category = c.category;
+  inc.level = c.level;
+  inc.position = c.position;
+  inc.plane = plane;
+  inc.district = map_->DistrictAt(plane)->code;
+  inc.zone = map_->ZoneAt(plane).value_or(0);
+  inc.opened_at = now_;
+  inc.plan = config_.FindPlan(c.category, c.level);
+  inc.timeline.push_back({now_, IncidentState::kReported});
+  for (size_t r = 0; r < config_.rings.size(); ++r) {
+    if (config_.rings[r] == inc.plan->frontline_ring) inc.frontline_ring = static_cast<int>(r);
+    if (config_.rings[r] == inc.plan->assembly_ring) inc.assembly_ring = static_cast<int>(r);
+  }
+  open_.insert(id);
+  ++stats_.alerts_accepted;
+  Remember(c, AlertAnswer{true, id, false, RejectReason::kUnspecified, ""});
+  Emit(AlertAccepted{c.reporter_id, c.client_sequence, id, false, false});
+  Emit(IncidentOpened{id, c.position, c.category, c.level, inc.district, inc.zone});
+
+  Fill(inc);
+  ScheduleEscalation(inc);
+  // Steps due at once (after = 0) fire now, after the first assignments went out.
+  if (!escalations_due_.empty() && escalations_due_.begin()->first <= now_) AdvanceTo(now_);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 一線響應 and 一片集結: filling an incident's plan from the pool.
+
+void DispatchCore::Fill(Incident& inc) {
+  if (!IsOpen(inc.state)) return;
+  const int frontline_short = FillFrontline(inc);
+  const int headcount_short = FillAssembly(inc);
+
+  bool any_active = false;
+  int frontline_active = 0;
+  int headcount_active = 0;
+  for (AssignmentId aid : inc.assignments) {
+    const Assignment& a = assignments_.at(aid);
+    if (!IsActive(a.status)) continue;
+    any_active = true;
+    headcount_active += a.headcount;
+    if (a.role == AssignmentRole::kFrontline) ++frontline_active;
+  }
+  if (any_active && inc.state == IncidentState::kReported) {
+    TransitionTo(inc, IncidentState::kDispatched);
+  }
+  if ((frontline_short > 0 || headcount_short > 0) && !inc.short_reported) {
+    // Every ring is exhausted: the plan cannot be met from the units alone.
+    inc.short_reported = true;
+    ++stats_.incidents_short;
+    Emit(IncidentShort{inc.id, inc.plan->frontline_units, frontline_active,
+                       inc.plan->assembly_headcount, headcount_active});
+    if (!inc.professional_forces_notified) {
+      Notify(inc, NotifyTarget::kProfessionalForces,
+             absl::StrCat("every response ring up to ", Seconds(config_.rings.back()),
+                          " is exhausted"));
+    }
+  }
+  if (!any_active && inc.state != IncidentState::kEscalated &&
+      IsLegalTransition(inc.state, IncidentState::kEscalated)) {
+    TransitionTo(inc, IncidentState::kEscalated);
+  }
+}
+
+int DispatchCore::FillFrontline(Incident& inc) {
+  int active = 0;
+  for (AssignmentId aid : inc.assignments) {
+    const Assignment& a = assignments_.at(aid);
+    if (a.role == AssignmentRole::kFrontline && IsActive(a.status)) ++active;
+  }
+  int need = inc.plan->frontline_units - active;
+  const auto eligible = [&](Slot s) { return units_->Offerable(s) && !inc.tried.contains(s); };
+  while (need > 0) {
+    const absl::Duration ring = config_.rings[inc.frontline_ring];
+    units_->index().NearestByTravelTime(inc.plane, need, absl::ToDoubleSeconds(ring), eligible,
+                                        &candidates_);
+    const std::vector<Candidate> found = candidates_;
+    for (const Candidate& c : found) Issue(inc, c, AssignmentRole::kFrontline, ring);
+    need -= static_cast<int>(found.size());
+    if (need <= 0) break;
+    if (inc.frontline_ring + 1 >= static_cast<int>(config_.rings.size())) break;
+    ++inc.frontline_ring;
+    ++stats_.ring_widenings;
+    Emit(RingWidened{inc.id, AssignmentRole::kFrontline, ring, config_.rings[inc.frontline_ring]});
+  }
+  return std::max(need, 0);
+}
+
+int DispatchCore::FillAssembly(Incident& inc) {
+  const int target = inc.plan->assembly_headcount;
+  int assigned = 0;
+  for (AssignmentId aid : inc.assignments) {
+    const Assignment& a = assignments_.at(aid);
+    if (IsActive(a.status)) assigned += a.headcount;
+  }
+  const bool zone_only = inc.plan->assembly_zone_only;
+  const auto eligible = [&](Slot s) {
+    return units_->Offerable(s) && !inc.tried.contains(s) &&
+           (!zone_only || units_->unit(s).zone == inc.zone);
+  };
+  while (assigned < target) {
+    const absl::Duration ring = config_.rings[inc.assembly_ring];
+    // Every offerable unit has at least one person on post, so `remaining` units always suffice.
+    const int remaining = target - assigned;
+    units_->index().NearestByTravelTime(inc.plane, remaining, absl::ToDoubleSeconds(ring), eligible,
+                                        &candidates_);
+    const std::vector<Candidate> found = candidates_;
+    for (const Candidate& c : found) {
+      if (assigned >= target) break;
+      assigned += units_->unit(c.slot).on_post;
+      Issue(inc, c, AssignmentRole::kAssembly, ring);
+    }
+    if (assigned >= target) break;
+    if (inc.assembly_ring + 1 >= static_cast<int>(config_.rings.size())) break;
+    ++inc.assembly_ring;
+    ++stats_.ring_widenings;
+    Emit(RingWidened{inc.id, AssignmentRole::kAssembly, ring, config_.rings[inc.assembly_ring]});
+  }
+  return std::max(target - assigned, 0);
+}
+
+void DispatchCore::Issue(Incident& inc, const Candidate& candidate, AssignmentRole role,
+                         absl::Duration ring) {
+  const Unit& unit = units_->unit(candidate.slot);
+  const AssignmentId id = next_assignment_id_++;
+  Assignment& a = assignments_[id];
+  a.id = id;
+  a.incident = inc.id;
+  a.unit = unit.id;
+  a.slot = candidate.slot;
+  a.role = role;
+  a.headcount = unit.on_post;
+  a.eta_s = candidate.travel_s;
+  a.ring = ring;
+  a.issued_at = now_;
+  a.ack_deadline = now_ + inc.plan->ack_deadline;
+  units_->SetStatus(candidate.slot, UnitStatus::kAssigned);
+  holder_[candidate.slot] = id;
+  inc.tried.insert(candidate.slot);
+  inc.assignments.push_back(id);
+  ack_deadlines_.insert({a.ack_deadline, id});
+  ++stats_.assignments_issued;
+  Emit(AssignmentIssued{id, inc.id, unit.id, role, a.headcount, candidate.distance_m,
+                        candidate.travel_s, ring, a.ack_deadline});
+}
+
+void DispatchCore::EndAssignment(Assignment& a, AssignmentStatus status, CascadeReason reason) {
+  if (a.status == AssignmentStatus::kPending) ack_deadlines_.erase({a.ack_deadline, a.id});
+  a.status = status;
+  a.end_reason = reason;
+  a.ended_at = now_;
+  holder_[a.slot] = 0;
+  units_->SetStatus(a.slot, UnitStatus::kAvailable);
+}
+
+void DispatchCore::ExpireAssignment(AssignmentId id) {
+  Assignment& a = assignments_.at(id);
+  EndAssignment(a, AssignmentStatus::kExpired, CascadeReason::kAckTimeout);
+  ++stats_.assignments_expired;
+  Emit(AssignmentExpired{a.id, a.incident, a.unit});
+  Fill(incidents_.at(a.incident));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Escalation.
+
+void DispatchCore::ScheduleEscalation(const Incident& inc) {
+  if (inc.next_escalation < inc.plan->escalation.size()) {
+    escalations_due_.insert(
+        {inc.opened_at + inc.plan->escalation[inc.next_escalation].after, inc.id});
+  }
+}
+
+void DispatchCore::FireEscalations(IncidentId id) {
+  Incident& inc = incidents_.at(id);
+  // Steps stop once someone is on scene or the incident has ended.
+  if (!IsOpen(inc.state) || inc.state == IncidentState::kOnScene) return;
+  const auto& steps = inc.plan->escalation;
+  while (inc.next_escalation < steps.size() &&
+         inc.opened_at + steps[inc.next_escalation].after <= now_) {
+    const EscalationStep& step = steps[inc.next_escalation++];
+    Notify(inc, step.notify,
+           step.after == absl::ZeroDuration()
+               ? absl::StrCat("level ", LevelName(inc.level), " ", CategoryName(inc.category),
+                              " plan notifies at once")
+               : absl::StrCat("no unit on scene ", Seconds(step.after), " after the alert"));
+  }
+  ScheduleEscalation(inc);
+}
+
+void DispatchCore::Notify(Incident& inc, NotifyTarget target, std::string why) {
+  if (target == NotifyTarget::kProfessionalForces) {
+    if (inc.professional_forces_notified) return;
+    inc.professional_forces_notified = true;
+  }
+  ++stats_.escalations;
+  Emit(EscalationNotified{inc.id, target, std::move(why)});
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lifecycle.
+
+void DispatchCore::TransitionTo(Incident& inc, IncidentState to) {
+  assert(IsLegalTransition(inc.state, to));
+  const IncidentState from = inc.state;
+  inc.state = to;
+  inc.timeline.push_back({now_, to});
+  Emit(IncidentStateChanged{inc.id, from, to});
+}
+
+void DispatchCore::EndIncident(Incident& inc, IncidentState to) {
+  for (AssignmentId aid : inc.assignments) {
+    Assignment& a = assignments_.at(aid);
+    if (!IsActive(a.status)) continue;
+    EndAssignment(a, AssignmentStatus::kReleased, CascadeReason::kIncidentEnded);
+    ++stats_.assignments_released;
+    Emit(AssignmentReleased{a.id, a.incident, a.unit, CascadeReason::kIncidentEnded});
+  }
+  if (inc.next_escalation < inc.plan->escalation.size()) {
+    escalations_due_.erase(
+        {inc.opened_at + inc.plan->escalation[inc.next_escalation].after, inc.id});
+  }
+  open_.erase(inc.id);
+  TransitionTo(inc, to);
+}
+
+void DispatchCore::Handle(const ResolveIncident& c) {
+  auto it = incidents_.find(c.incident);
+  if (it == incidents_.end()) {
+    return Reject(RejectReason::kUnknownIncident, absl::StrCat("No incident ", c.incident, "."), 0,
+                  c.incident, 0);
+  }
+  Incident& inc = it->second;
+  if (!IsLegalTransition(inc.state, IncidentState::kResolved)) {
+    return Reject(RejectReason::kIllegalTransition,
+                  absl::StrCat("Incident ", inc.id, " is ", IncidentStateName(inc.state),
+                               " and cannot be resolved."),
+                  0, inc.id, 0);
+  }
+  EndIncident(inc, IncidentState::kResolved);
+}
+
+void DispatchCore::Handle(const CancelIncident& c) {
+  auto it = incidents_.find(c.incident);
+  if (it == incidents_.end()) {
+    return Reject(RejectReason::kUnknownIncident, absl::StrCat("No incident ", c.incident, "."), 0,
+                  c.incident, 0);
+  }
+  Incident& inc = it->second;
+  if (!IsLegalTransition(inc.state, IncidentState::kCancelled)) {
+    return Reject(RejectReason::kIllegalTransition,
+                  absl::StrCat("Incident ", inc.id, " is ", IncidentStateName(inc.state),
+                               " and cannot be cancelled."),
+                  0, inc.id, 0);
+  }
+  EndIncident(inc, IncidentState::kCancelled);
+}
+
+void DispatchCore::Handle(const CloseIncident& c) {
+  auto it = incidents_.find(c.incident);
+  if (it == incidents_.end()) {
+    return Reject(RejectReason::kUnknownIncident, absl::StrCat("No incident ", c.incident, "."), 0,
+                  c.incident, 0);
+  }
+  Incident& inc = it->second;
+  if (!IsLegalTransition(inc.state, IncidentState::kClosed)) {
+    return Reject(RejectReason::kIllegalTransition,
+                  absl::StrCat("Incident ", inc.id, " is ", IncidentStateName(inc.state),
+                               "; only a resolved or cancelled incident can be closed."),
+                  0, inc.id, 0);
+  }
+  TransitionTo(inc, IncidentState::kClosed);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Responders.
+
+Assignment* DispatchCore::HeldAssignment(UnitId unit, AssignmentId id) {
+  if (!units_->SlotOf(unit)) {
+    Reject(RejectReason::kUnknownUnit, absl::StrCat("No unit ", unit, "."), unit, 0, id);
+    return nullptr;
+  }
+  auto it = assignments_.find(id);
+  if (it == assignments_.end() || it->second.unit != unit) {
+    Reject(RejectReason::kNotAssigned,
+           absl::StrCat("Unit ", unit, " does not hold assignment ", id, "."), unit, 0, id);
+    return nullptr;
+  }
+  Assignment& a = it->second;
+  if (!IsActive(a.status)) {
+    Reject(RejectReason::kNotAssigned,
+           absl::StrCat("Assignment ", id, " of unit ", unit, " has already ended (",
+                        a.status == AssignmentStatus::kExpired    ? "expired"
+                        : a.status == AssignmentStatus::kDeclined ? "declined"
+                                                                  : "released",
+                        ")."),
+           unit, a.incident, id);
+    return nullptr;
+  }
+  return &a;
+}
+
+void DispatchCore::Handle(const AckAssignment& c) {
+  Assignment* a = HeldAssignment(c.unit, c.assignment);
+  if (a == nullptr || a->status != AssignmentStatus::kPending) return;  // a repeated ack: no-op
+  ack_deadlines_.erase({a->ack_deadline, a->id});
+  a->status = AssignmentStatus::kAcked;
+  a->acked_at = now_;
+  ++stats_.assignments_acked;
+  Emit(AssignmentAcked{a->id, a->incident, a->unit});
+  Incident& inc = incidents_.at(a->incident);
+  if (inc.first_ack_at == absl::InfinitePast()) inc.first_ack_at = now_;
+  if (inc.state == IncidentState::kDispatched || inc.state == IncidentState::kEscalated) {
+    TransitionTo(inc, IncidentState::kAcknowledged);
+  }
+}
+
+void DispatchCore::Handle(const DeclineAssignment& c) {
+  Assignment* a = HeldAssignment(c.unit, c.assignment);
+  if (a == nullptr) return;
+  if (a->status == AssignmentStatus::kArrived) {
+    return Reject(RejectReason::kIllegalTransition,
+                  absl::StrCat("Unit ", c.unit, " is already on scene for assignment ",
+                               c.assignment, "; ask the operator to release it."),
+                  c.unit, a->incident, a->id);
+  }
+  EndAssignment(*a, AssignmentStatus::kDeclined, CascadeReason::kDeclined);
+  a->decline_reason = c.reason;
+  ++stats_.assignments_declined;
+  Emit(AssignmentDeclined{a->id, a->incident, a->unit, c.reason});
+  Fill(incidents_.at(a->incident));
+}
+
+void DispatchCore::Handle(const ReportArrival& c) {
+  Assignment* a = HeldAssignment(c.unit, c.assignment);
+  if (a == nullptr || a->status == AssignmentStatus::kArrived) return;  // repeated: no-op
+  if (a->status == AssignmentStatus::kPending) {
+    // Arriving without acknowledging first implies the acknowledgement.
+    Handle(AckAssignment{c.unit, c.assignment});
+  }
+  a->status = AssignmentStatus::kArrived;
+  a->arrived_at = now_;
+  ++stats_.arrivals;
+  Emit(UnitArrived{a->id, a->incident, a->unit});
+  Incident& inc = incidents_.at(a->incident);
+  if (inc.first_arrival_at == absl::InfinitePast()) inc.first_arrival_at = now_;
+  if (inc.state == IncidentState::kAcknowledged || inc.state == IncidentState::kEscalated) {
+    TransitionTo(inc, IncidentState::kOnScene);
+  }
+  if (!inc.assembly_complete && inc.plan->assembly_headcount > 0) {
+    int arrived = 0;
+    for (AssignmentId aid : inc.assignments) {
+      const Assignment& other = assignments_.at(aid);
+      if (other.status == AssignmentStatus::kArrived) arrived += other.headcount;
+    }
+    if (arrived >= inc.plan->assembly_headcount) {
+      inc.assembly_complete = true;
+      inc.assembled_at = now_;
+      Emit(AssemblyComplete{inc.id, arrived});
+    }
+  }
+}
+
+void DispatchCore::Handle(const UpdateUnit& c) {
+  const std::optional<Slot> slot = units_->SlotOf(c.unit);
+  if (!slot) {
+    return Reject(RejectReason::kUnknownUnit, absl::StrCat("No unit ", c.unit, "."), c.unit, 0, 0);
+  }
+  // Validate everything before changing anything.
+  if (c.status.has_value()) {
+    if (*c.status == UnitStatus::kAssigned) {
+      return Reject(RejectReason::kInvalidValue,
+                    "A unit cannot set itself assigned; only the engine assigns units.", c.unit, 0,
+                    0);
+    }
+    if (holder_[*slot] != 0 && *c.status != UnitStatus::kAssigned) {
+      return Reject(RejectReason::kInvalidValue,
+                    absl::StrCat("Unit ", c.unit, " holds assignment ", holder_[*slot],
+                                 "; decline it before changing status."),
+                    c.unit, 0, holder_[*slot]);
+    }
+  }
+  if (c.on_post.has_value() && (*c.on_post < 0 || *c.on_post > 50)) {
+    return Reject(RejectReason::kInvalidValue,
+                  absl::StrCat("On-post headcount ", *c.on_post, " is outside 0..50."), c.unit, 0,
+                  0);
+  }
+  if (c.position.has_value() && !ValidLonLat(*c.position)) {
+    return Reject(RejectReason::kInvalidCoordinates,
+                  "The position is not a valid WGS84 longitude/latitude.", c.unit, 0, 0);
+  }
+  if (c.status.has_value()) units_->SetStatus(*slot, *c.status);
+  if (c.on_post.has_value()) units_->SetOnPost(*slot, *c.on_post);
+  if (c.position.has_value()) units_->MoveTo(*slot, *c.position);
+}
+
+}  // namespace gz

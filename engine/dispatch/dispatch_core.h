@@ -1,0 +1,178 @@
+// DispatchCore: the single-threaded, deterministic heart of the engine (DESIGN.md §2-3).
+//
+// Commands go in, events come out. The core keeps the units (registry + R-tree), the open
+// incidents, their assignments, the acknowledgement deadlines and the escalation schedule. It does
+// no I/O, starts no threads and reads no clock: time comes from each command (Command::at), and
+// NextDeadline() tells the caller when to send an AdvanceTime.
+//
+// Determinism: the same DispatchCore constructed from the same inputs, given the same command
+// sequence, emits the same event sequence, bit for bit. Nothing iterates an unordered container to
+// produce output, and ties are broken by id.
+//
+// Event ordering: a command first moves time forward (expiring deadlines and firing escalation
+// steps that fell due before it, each at its own time), then is applied. Events are queued while
+// state changes and handed out only when the command is fully applied, so a caller never sees a
+// half-applied state. Apply() is not re-entrant.
+//
+// Reservation: a unit holds at most one active assignment; it becomes offerable again only when the
+// assignment ends (decline, expiry, release, incident ended).
+//
+// Thread-safety: none. One thread owns the core.
+
+#ifndef ENGINE_DISPATCH_DISPATCH_CORE_H_
+#define ENGINE_DISPATCH_DISPATCH_CORE_H_
+
+#include <array>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/container/btree_map.h"
+#include "absl/container/btree_set.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "engine/dispatch/commands.h"
+#include "engine/dispatch/dispatch_config.h"
+#include "engine/dispatch/events.h"
+#include "engine/geo/district_map.h"
+#include "engine/incidents/incident.h"
+#include "engine/units/unit_registry.h"
+
+namespace gz {
+
+struct CoreStats {
+  uint64_t commands = 0;
+  uint64_t alerts_accepted = 0;  // new incidents
+  uint64_t alerts_merged = 0;
+  uint64_t alerts_duplicate = 0;
+  uint64_t alerts_rejected = 0;
+  uint64_t commands_rejected = 0;  // everything but alerts
+  std::array<uint64_t, kRejectReasonCount> rejected_by_reason{};
+  uint64_t assignments_issued = 0;
+  uint64_t assignments_acked = 0;
+  uint64_t assignments_declined = 0;
+  uint64_t assignments_expired = 0;
+  uint64_t assignments_released = 0;
+  uint64_t arrivals = 0;
+  uint64_t ring_widenings = 0;
+  uint64_t escalations = 0;
+  uint64_t incidents_short = 0;
+};
+
+class DispatchCore {
+ public:
+  // Fails with InvalidArgument if the config does not validate.
+  // REQUIRES: `map` outlives the core.
+  static absl::StatusOr<std::unique_ptr<DispatchCore>> Create(DispatchConfig config,
+                                                              const DistrictMap* map,
+                                                              std::unique_ptr<UnitRegistry> units,
+                                                              absl::Time start);
+
+  DispatchCore(const DispatchCore&) = delete;
+  DispatchCore& operator=(const DispatchCore&) = delete;
+
+  // Applies one command and appends what it caused to *events (never cleared). A command dated
+  // before now() is applied at now().
+  void Apply(const Command& command, std::vector<Event>* events);
+
+  // The earliest time at which an AdvanceTime would do something, if any.
+  std::optional<absl::Time> NextDeadline() const;
+
+  absl::Time now() const { return now_; }
+  const DispatchConfig& config() const { return config_; }
+  const DistrictMap& map() const { return *map_; }
+  const UnitRegistry& units() const { return *units_; }
+  const CoreStats& stats() const { return stats_; }
+
+  // nullptr when not found.
+  const Incident* FindIncident(IncidentId id) const;
+  const Assignment* FindAssignment(AssignmentId id) const;
+  // The active assignment holding `unit`, or nullptr.
+  const Assignment* ActiveAssignmentOf(UnitId unit) const;
+
+  const absl::btree_map<IncidentId, Incident>& incidents() const { return incidents_; }
+  const absl::btree_set<IncidentId>& open_incidents() const { return open_; }
+
+ private:
+  struct AlertAnswer {
+    bool accepted = false;
+    IncidentId incident = 0;
+    bool merged = false;
+    RejectReason reason = RejectReason::kUnspecified;
+    std::string message;
+  };
+  using AlertKey = std::pair<std::string, uint64_t>;
+
+  DispatchCore(DispatchConfig config, const DistrictMap* map, std::unique_ptr<UnitRegistry> units,
+               absl::Time start);
+
+  void AdvanceTo(absl::Time t);
+  void Emit(EventBody body) { outbox_.push_back(Event{now_, std::move(body)}); }
+  void Reject(RejectReason reason, std::string message, UnitId unit, IncidentId incident,
+              AssignmentId assignment);
+
+  void Handle(const RaiseAlert& c);
+  void Handle(const AckAssignment& c);
+  void Handle(const DeclineAssignment& c);
+  void Handle(const ReportArrival& c);
+  void Handle(const UpdateUnit& c);
+  void Handle(const ResolveIncident& c);
+  void Handle(const CloseIncident& c);
+  void Handle(const CancelIncident& c);
+  void Handle(const AdvanceTime&) {}
+
+  // Alert intake helpers.
+  std::optional<std::pair<RejectReason, std::string>> ValidateAlert(const RaiseAlert& c,
+                                                                    PlanePoint plane) const;
+  Incident* FindMergeTarget(Category category, PlanePoint plane);
+  void Remember(const RaiseAlert& c, AlertAnswer answer);
+
+  // Dispatch policy.
+  void Fill(Incident& incident);
+  int FillFrontline(Incident& incident);
+  int FillAssembly(Incident& incident);
+  void Issue(Incident& incident, const Candidate& candidate, AssignmentRole role,
+             absl::Duration ring);
+  void EndAssignment(Assignment& a, AssignmentStatus status, CascadeReason reason);
+  void ExpireAssignment(AssignmentId id);
+  void FireEscalations(IncidentId id);
+  void ScheduleEscalation(const Incident& incident);
+  void Notify(Incident& incident, NotifyTarget target, std::string why);
+  void TransitionTo(Incident& incident, IncidentState to);
+  void EndIncident(Incident& incident, IncidentState to);
+
+  // Validates that `unit` holds assignment `id` in one of the accepted statuses; on failure emits
+  // the rejection and returns nullptr.
+  Assignment* HeldAssignment(UnitId unit, AssignmentId id);
+
+  DispatchConfig config_;
+  const DistrictMap* map_;
+  std::unique_ptr<UnitRegistry> units_;
+  absl::Time now_;
+  bool applying_ = false;
+  std::vector<Event> outbox_;
+  std::vector<Candidate> candidates_;  // scratch, reused across queries
+
+  IncidentId next_incident_id_ = 1;
+  AssignmentId next_assignment_id_ = 1;
+  absl::btree_map<IncidentId, Incident> incidents_;
+  absl::btree_set<IncidentId> open_;
+  absl::btree_map<AssignmentId, Assignment> assignments_;
+  std::vector<AssignmentId> holder_;  // by slot: the active assignment, 0 if none
+  absl::btree_set<std::pair<absl::Time, AssignmentId>> ack_deadlines_;
+  absl::btree_set<std::pair<absl::Time, IncidentId>> escalations_due_;
+
+  absl::flat_hash_map<AlertKey, AlertAnswer> answers_;
+  std::deque<std::pair<absl::Time, AlertKey>> answer_expiry_;  // in insertion (= time) order
+
+  CoreStats stats_;
+};
+
+}  // namespace gz
+
+#endif  // ENGINE_DISPATCH_DISPATCH_CORE_H_

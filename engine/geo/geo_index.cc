@@ -1,0 +1,168 @@
+#include "engine/geo/geo_index.h"
+
+#include <algorithm>
+#include <array>
+#include <boost/geometry.hpp>
+#include <boost/geometry/index/rtree.hpp>
+#include <boost/iterator/function_output_iterator.hpp>
+#include <iterator>
+#include <utility>
+
+namespace gz {
+namespace {
+
+namespace bg = boost::geometry;
+namespace bgi = boost::geometry::index;
+
+using BoostPoint = bg::model::point<double, 2, bg::cs::cartesian>;
+using BoostBox = bg::model::box<BoostPoint>;
+using TreeValue = std::pair<BoostPoint, Slot>;
+// Quadratic splits: a move (remove + insert) costs about half of R* and has no long tail.
+using Tree = bgi::rtree<TreeValue, bgi::quadratic<16>>;
+
+BoostPoint ToBoost(PlanePoint p) { return BoostPoint(p.x, p.y); }
+
+// A box a little larger than the exact radius so that rounding never prunes a point the exact
+// distance test would accept; the exact test decides.
+BoostBox BoundingBox(PlanePoint p, double radius_m) {
+  const double r = radius_m * (1 + 1e-9) + 1e-6;
+  return BoostBox(BoostPoint(p.x - r, p.y - r), BoostPoint(p.x + r, p.y + r));
+}
+
+bool ByTravelTime(const Candidate& a, const Candidate& b) {
+  return a.travel_s != b.travel_s ? a.travel_s < b.travel_s : a.slot < b.slot;
+}
+
+bool ByDistance(const Candidate& a, const Candidate& b) {
+  return a.distance_m != b.distance_m ? a.distance_m < b.distance_m : a.slot < b.slot;
+}
+
+}  // namespace
+
+struct GeoIndex::Impl {
+  TravelModel travel;
+  std::vector<Entry> entries;
+  std::array<Tree, kTravelModeCount> trees;
+  // Slots of each zone, ascending; zones are fixed per unit (its home zone).
+  std::vector<std::pair<ZoneId, std::vector<Slot>>> zones;
+
+  Candidate MakeCandidate(Slot slot, PlanePoint p) const {
+    const Entry& e = entries[slot];
+    const double d = Distance(e.position, p);
+    return Candidate{slot, d, travel.TravelSeconds(d, e.mode)};
+  }
+};
+
+GeoIndex::GeoIndex(const std::vector<Entry>& entries, const TravelModel& travel)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->travel = travel;
+  impl_->entries = entries;
+  std::array<std::vector<TreeValue>, kTravelModeCount> by_mode;
+  std::vector<std::pair<ZoneId, Slot>> zone_slots;
+  zone_slots.reserve(entries.size());
+  for (Slot slot = 0; slot < entries.size(); ++slot) {
+    const Entry& e = entries[slot];
+    by_mode[static_cast<int>(e.mode)].emplace_back(ToBoost(e.position), slot);
+    zone_slots.emplace_back(e.zone, slot);
+  }
+  for (int m = 0; m < kTravelModeCount; ++m) {
+    // The range constructor packs (STR-like bulk load): better-shaped nodes than repeated inserts.
+    impl_->trees[m] = Tree(by_mode[m].begin(), by_mode[m].end());
+  }
+  std::sort(zone_slots.begin(), zone_slots.end());
+  for (const auto& [zone, slot] : zone_slots) {
+    if (impl_->zones.empty() || impl_->zones.back().first != zone) {
+      impl_->zones.push_back({zone, {}});
+    }
+    impl_->zones.back().second.push_back(slot);
+  }
+}
+
+GeoIndex::~GeoIndex() = default;
+
+void GeoIndex::NearestByTravelTime(PlanePoint p, int k, double max_travel_s, EligibleFn eligible,
+                                   std::vector<Candidate>* out) const {
+  out->clear();
+  if (k <= 0 || max_travel_s < 0) return;
+  std::vector<TreeValue> found;
+  for (int m = 0; m < kTravelModeCount; ++m) {
+    const TravelMode mode = static_cast<TravelMode>(m);
+    const Tree& tree = impl_->trees[m];
+    if (tree.empty()) continue;
+    const double reach = impl_->travel.ReachMetres(max_travel_s, mode);
+    found.clear();
+    tree.query(
+        bgi::nearest(ToBoost(p), static_cast<unsigned>(k)) &&
+            bgi::intersects(BoundingBox(p, reach)) && bgi::satisfies([&](const TreeValue& v) {
+              return impl_->travel.TravelSeconds(Distance(impl_->entries[v.second].position, p),
+                                                 mode) <= max_travel_s &&
+                     eligible(v.second);
+            }),
+        std::back_inserter(found));
+    for (const TreeValue& v : found) out->push_back(impl_->MakeCandidate(v.second, p));
+  }
+  std::sort(out->begin(), out->end(), ByTravelTime);
+  if (out->size() > static_cast<size_t>(k)) out->resize(k);
+}
+
+void GeoIndex::WithinTravelTime(PlanePoint p, double max_travel_s, EligibleFn eligible,
+                                std::vector<Candidate>* out) const {
+  out->clear();
+  if (max_travel_s < 0) return;
+  for (int m = 0; m < kTravelModeCount; ++m) {
+    const TravelMode mode = static_cast<TravelMode>(m);
+    const double reach = impl_->travel.ReachMetres(max_travel_s, mode);
+    impl_->trees[m].query(
+        bgi::intersects(BoundingBox(p, reach)) && bgi::satisfies([&](const TreeValue& v) {
+          return impl_->travel.TravelSeconds(Distance(impl_->entries[v.second].position, p),
+                                             mode) <= max_travel_s &&
+                 eligible(v.second);
+        }),
+        boost::make_function_output_iterator(
+            [&](const TreeValue& v) { out->push_back(impl_->MakeCandidate(v.second, p)); }));
+  }
+  std::sort(out->begin(), out->end(), ByTravelTime);
+}
+
+void GeoIndex::WithinRadius(PlanePoint p, double radius_m, EligibleFn eligible,
+                            std::vector<Candidate>* out) const {
+  out->clear();
+  if (radius_m < 0) return;
+  for (const Tree& tree : impl_->trees) {
+    tree.query(bgi::intersects(BoundingBox(p, radius_m)) && bgi::satisfies([&](const TreeValue& v) {
+                 return Distance(impl_->entries[v.second].position, p) <= radius_m &&
+                        eligible(v.second);
+               }),
+               boost::make_function_output_iterator(
+                   [&](const TreeValue& v) { out->push_back(impl_->MakeCandidate(v.second, p)); }));
+  }
+  std::sort(out->begin(), out->end(), ByDistance);
+}
+
+void GeoIndex::InZone(ZoneId zone, PlanePoint p, EligibleFn eligible,
+                      std::vector<Candidate>* out) const {
+  out->clear();
+  auto it = std::lower_bound(
+      impl_->zones.begin(), impl_->zones.end(), zone,
+      [](const std::pair<ZoneId, std::vector<Slot>>& z, ZoneId id) { return z.first < id; });
+  if (it == impl_->zones.end() || it->first != zone) return;
+  for (Slot slot : it->second) {
+    if (eligible(slot)) out->push_back(impl_->MakeCandidate(slot, p));
+  }
+  std::sort(out->begin(), out->end(), ByTravelTime);
+}
+
+void GeoIndex::Move(Slot slot, PlanePoint to) {
+  Entry& e = impl_->entries[slot];
+  if (e.position == to) return;
+  Tree& tree = impl_->trees[static_cast<int>(e.mode)];
+  tree.remove(TreeValue(ToBoost(e.position), slot));
+  e.position = to;
+  tree.insert(TreeValue(ToBoost(to), slot));
+}
+
+PlanePoint GeoIndex::position(Slot slot) const { return impl_->entries[slot].position; }
+size_t GeoIndex::size() const { return impl_->entries.size(); }
+const TravelModel& GeoIndex::travel() const { return impl_->travel; }
+
+}  // namespace gz

@@ -1,0 +1,430 @@
+// Scenario tests of the dispatch core. Maps are 20 m a cell; see tests/support/grid_world.h.
+
+#include "engine/dispatch/dispatch_core.h"
+
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <limits>
+
+#include "tests/support/grid_world.h"
+
+namespace gz {
+namespace {
+
+using testing::EventsOf;
+using testing::GridWorld;
+using testing::SmallTestConfig;
+
+IncidentId OpenedIncident(const std::vector<Event>& events) {
+  const auto opened = EventsOf<IncidentOpened>(events);
+  REQUIRE(opened.size() == 1);
+  return opened[0].incident;
+}
+
+TEST_CASE("frontline goes to the nearest available units", "[dispatch][scenario]") {
+  GridWorld world({
+      "..........",
+      "...A......",
+      "..*.B.....",
+      "..........",
+      "........C.",
+  });
+  const auto events = world.RaiseAlertAtStar();
+  CHECK(world.AssignedNames(events) == "AB");
+  const IncidentId id = OpenedIncident(events);
+  CHECK(world.core().FindIncident(id)->state == IncidentState::kDispatched);
+  // Reserved at once: neither is offerable any more.
+  CHECK(world.core().ActiveAssignmentOf(world.unit('A')) != nullptr);
+  CHECK(world.core().ActiveAssignmentOf(world.unit('B')) != nullptr);
+  CHECK(world.core().ActiveAssignmentOf(world.unit('C')) == nullptr);
+}
+
+TEST_CASE("frontline is ranked by travel time rather than straight distance",
+          "[dispatch][scenario]") {
+  // A walks 40 m (40 s); the bicycle b rides 60 m (30 s); C walks 60 m (60 s).
+  GridWorld world({
+      "..*.A",
+      ".....",
+      ".....",
+      "..b..",
+      ".....",
+      "..C..",
+  });
+  const auto events = world.RaiseAlertAtStar();
+  CHECK(world.AssignedNames(events) == "bA");
+  const auto issued = EventsOf<AssignmentIssued>(events);
+  REQUIRE(issued.size() == 2);
+  CHECK(issued[0].eta_s == Approx(30));
+  CHECK(issued[1].eta_s == Approx(40));
+}
+
+TEST_CASE("an exhausted ring opens the next one", "[dispatch][scenario]") {
+  // A at 160 m (160 s: the 3-minute ring), B at 260 m (the 5-minute ring).
+  GridWorld world({"*.......A....B"});
+  const auto events = world.RaiseAlertAtStar();
+  CHECK(world.AssignedNames(events) == "AB");
+  const auto widened = EventsOf<RingWidened>(events);
+  REQUIRE(widened.size() == 2);
+  CHECK(widened[0].from == absl::Minutes(1));
+  CHECK(widened[0].to == absl::Minutes(3));
+  CHECK(widened[1].from == absl::Minutes(3));
+  CHECK(widened[1].to == absl::Minutes(5));
+  const auto issued = EventsOf<AssignmentIssued>(events);
+  CHECK(issued[0].ring == absl::Minutes(3));
+  CHECK(issued[1].ring == absl::Minutes(5));
+}
+
+TEST_CASE("a decline releases the unit and cascades to the next candidate", "[dispatch][cascade]") {
+  GridWorld world({"*AB", "..C"});
+  world.RaiseAlertAtStar();
+  const AssignmentId a = world.AssignmentOf('A');
+  REQUIRE(a != 0);
+  const auto events =
+      world.Apply(absl::Seconds(5), DeclineAssignment{world.unit('A'), a, DeclineReason::kUnsafe});
+  const auto declined = EventsOf<AssignmentDeclined>(events);
+  REQUIRE(declined.size() == 1);
+  CHECK(declined[0].reason == DeclineReason::kUnsafe);
+  CHECK(world.AssignedNames(events) == "C");
+  // A is free for other incidents but never offered to this one again.
+  CHECK(world.core().ActiveAssignmentOf(world.unit('A')) == nullptr);
+  CHECK(world.core().FindAssignment(a)->status == AssignmentStatus::kDeclined);
+  const auto again = world.Apply(
+      absl::Seconds(6),
+      DeclineAssignment{world.unit('B'), world.AssignmentOf('B'), DeclineReason::kBusy});
+  CHECK(world.AssignedNames(again).find('A') == std::string::npos);
+}
+
+TEST_CASE("silence past the deadline expires the assignment and cascades", "[dispatch][cascade]") {
+  GridWorld world({"*AB..D", "..C..."});
+  world.RaiseAlertAtStar();
+  REQUIRE(world.core().NextDeadline() == world.start() + absl::Seconds(30));
+  // Nothing happens a moment before the deadline...
+  CHECK(EventsOf<AssignmentExpired>(world.Apply(absl::Seconds(29), AdvanceTime{})).empty());
+  // ...and at the deadline both silent units expire, each at its deadline time.
+  const auto events = world.Apply(absl::Seconds(45), AdvanceTime{});
+  const auto expired = EventsOf<AssignmentExpired>(events);
+  REQUIRE(expired.size() == 2);
+  for (const Event& e : events) {
+    if (std::holds_alternative<AssignmentExpired>(e.body)) {
+      CHECK(e.at == world.start() + absl::Seconds(30));
+    }
+  }
+  CHECK(world.AssignedNames(events) == "CD");
+  CHECK(world.core().FindAssignment(expired[0].assignment)->end_reason ==
+        CascadeReason::kAckTimeout);
+}
+
+TEST_CASE("two concurrent incidents never book the same unit", "[dispatch][reservation]") {
+  GridWorld world({".A*.B.C.D"});
+  const auto first = world.RaiseAlertAtStar(absl::ZeroDuration(), Category::kFire);
+  const auto second = world.RaiseAlertAtStar(absl::Seconds(1), Category::kMedical);
+  CHECK(world.AssignedNames(first) == "AB");
+  CHECK(world.AssignedNames(second) == "CD");
+  const IncidentId fire = OpenedIncident(first);
+  // Resolving the first returns A and B to the pool; a third incident gets them.
+  const auto resolved = world.Apply(absl::Seconds(2), ResolveIncident{fire});
+  CHECK(EventsOf<AssignmentReleased>(resolved).size() == 2);
+  const auto third = world.RaiseAlertAtStar(absl::Seconds(3), Category::kTraffic);
+  CHECK(world.AssignedNames(third) == "AB");
+}
+
+TEST_CASE("no unit is ever held by two active assignments", "[dispatch][reservation]") {
+  GridWorld world({
+      "A.B.C.D.E.F",
+      "...........",
+      "G.H.*.I.J.K",
+  });
+  for (int i = 0; i < 8; ++i) {
+    world.RaiseAlertAtStar(absl::Seconds(i), static_cast<Category>(1 + i % 8));
+  }
+  std::map<UnitId, int> active;
+  for (const auto& [iid, inc] : world.core().incidents()) {
+    for (AssignmentId aid : inc.assignments) {
+      const Assignment* a = world.core().FindAssignment(aid);
+      if (IsActive(a->status)) ++active[a->unit];
+    }
+  }
+  CHECK(active.size() == 11);  // every unit busy once
+  for (const auto& [unit, count] : active) CHECK(count == 1);
+}
+
+TEST_CASE("an off-post unit or one with nobody on post is never offered", "[dispatch][units]") {
+  GridWorld world({"..*ABCD"});
+  world.Apply(absl::ZeroDuration(), UpdateUnit{world.unit('A'), UnitStatus::kOffPost, {}, {}});
+  world.Apply(absl::ZeroDuration(), UpdateUnit{world.unit('B'), {}, 0, {}});
+  world.Apply(absl::ZeroDuration(), UpdateUnit{world.unit('C'), UnitStatus::kOutOfService, {}, {}});
+  const auto events = world.RaiseAlertAtStar(absl::Seconds(1));
+  CHECK(world.AssignedNames(events).find_first_of("ABC") == std::string::npos);
+  CHECK(world.AssignedNames(events).find('D') != std::string::npos);
+}
+
+TEST_CASE("a unit update is refused while the unit holds an assignment", "[dispatch][units]") {
+  GridWorld world({"..*AB"});
+  world.RaiseAlertAtStar();
+  const auto events =
+      world.Apply(absl::Seconds(1), UpdateUnit{world.unit('A'), UnitStatus::kOffPost, {}, {}});
+  const auto rejected = EventsOf<CommandRejected>(events);
+  REQUIRE(rejected.size() == 1);
+  CHECK(rejected[0].reason == RejectReason::kInvalidValue);
+  CHECK(world.core().units().unit(*world.core().units().SlotOf(world.unit('A'))).status ==
+        UnitStatus::kAssigned);
+}
+
+TEST_CASE("a moved unit is found at its new position", "[dispatch][units]") {
+  GridWorld world({"*.........A.B"});
+  world.Apply(absl::ZeroDuration(), UpdateUnit{world.unit('B'), {}, {}, world.Cell(0, 1)});
+  const auto events = world.RaiseAlertAtStar(absl::Seconds(1));
+  CHECK(world.AssignedNames(events) == "BA");
+}
+
+TEST_CASE("assembly counts on-post headcount rather than units", "[dispatch][assembly]") {
+  DispatchConfig config = SmallTestConfig();
+  ResponsePlan plan = *config.FindPlan(Category::kFire, Level::kIvGeneral);
+  plan.frontline_units = 1;
+  plan.assembly_headcount = 5;
+  plan.assembly_ring = absl::Minutes(3);
+  config.SetPlan(Category::kFire, Level::kIvGeneral, plan);
+  GridWorld world({"..*A.B.C.D"}, config);
+  world.Apply(absl::ZeroDuration(), UpdateUnit{world.unit('A'), {}, 3, {}});
+  world.Apply(absl::ZeroDuration(), UpdateUnit{world.unit('B'), {}, 3, {}});
+  const auto events = world.RaiseAlertAtStar();
+  // A (3 people, frontline) + B (3 people, assembly) = 6 >= 5: C and D stay free.
+  CHECK(world.AssignedNames(events) == "AB");
+  const auto issued = EventsOf<AssignmentIssued>(events);
+  CHECK(issued[0].role == AssignmentRole::kFrontline);
+  CHECK(issued[1].role == AssignmentRole::kAssembly);
+
+  world.Apply(absl::Seconds(10), AckAssignment{world.unit('A'), world.AssignmentOf('A')});
+  world.Apply(absl::Seconds(12), AckAssignment{world.unit('B'), world.AssignmentOf('B')});
+  // One unit on scene is not yet the headcount.
+  CHECK(EventsOf<AssemblyComplete>(
+            world.Apply(absl::Seconds(50), ReportArrival{world.unit('A'), world.AssignmentOf('A')}))
+            .empty());
+  const auto done =
+      world.Apply(absl::Seconds(60), ReportArrival{world.unit('B'), world.AssignmentOf('B')});
+  const auto complete = EventsOf<AssemblyComplete>(done);
+  REQUIRE(complete.size() == 1);
+  CHECK(complete[0].headcount == 6);
+}
+
+TEST_CASE("zone-only assembly takes units of the incident's zone", "[dispatch][assembly]") {
+  DispatchConfig config = SmallTestConfig();
+  ResponsePlan plan = *config.FindPlan(Category::kFire, Level::kIvGeneral);
+  plan.frontline_units = 0;
+  plan.assembly_headcount = 4;
+  plan.assembly_ring = absl::Minutes(5);
+  plan.assembly_zone_only = true;
+  config.SetPlan(Category::kFire, Level::kIvGeneral, plan);
+  // The grid splits into a west zone (columns 0-10) and an east zone (11-19); * is in the west.
+  GridWorld world({"A.......*..B........", "C..................."}, config);
+  const auto events = world.RaiseAlertAtStar();
+  // B is nearest but in the east zone; A and C are farther but share the incident's zone.
+  CHECK(world.AssignedNames(events) == "AC");
+}
+
+TEST_CASE("acknowledge then arrive then resolve then close walks the lifecycle",
+          "[dispatch][lifecycle]") {
+  GridWorld world({"..*AB"});
+  const IncidentId id = OpenedIncident(world.RaiseAlertAtStar());
+  world.Apply(absl::Seconds(10), AckAssignment{world.unit('A'), world.AssignmentOf('A')});
+  CHECK(world.core().FindIncident(id)->state == IncidentState::kAcknowledged);
+  // A repeated acknowledgement is harmless.
+  CHECK(world.Apply(absl::Seconds(11), AckAssignment{world.unit('A'), world.AssignmentOf('A')})
+            .empty());
+  world.Apply(absl::Seconds(40), ReportArrival{world.unit('A'), world.AssignmentOf('A')});
+  CHECK(world.core().FindIncident(id)->state == IncidentState::kOnScene);
+  world.Apply(absl::Minutes(20), ResolveIncident{id});
+  world.Apply(absl::Minutes(21), CloseIncident{id});
+  const Incident* inc = world.core().FindIncident(id);
+  CHECK(inc->state == IncidentState::kClosed);
+  std::vector<IncidentState> states;
+  for (const StateChange& s : inc->timeline) states.push_back(s.state);
+  CHECK(states == std::vector<IncidentState>{IncidentState::kReported, IncidentState::kDispatched,
+                                             IncidentState::kAcknowledged, IncidentState::kOnScene,
+                                             IncidentState::kResolved, IncidentState::kClosed});
+  CHECK(inc->timeline[3].at == world.start() + absl::Seconds(40));
+  // B was silent past its deadline: expired, and the cascade found nobody else on the map.
+  CHECK(world.core().units().Offerable(*world.core().units().SlotOf(world.unit('A'))));
+  CHECK(world.core().open_incidents().empty());
+}
+
+TEST_CASE("illegal transitions are refused and change nothing", "[dispatch][lifecycle]") {
+  GridWorld world({"..*AB"});
+  const IncidentId id = OpenedIncident(world.RaiseAlertAtStar());
+  auto rejected = EventsOf<CommandRejected>(world.Apply(absl::Seconds(1), CloseIncident{id}));
+  REQUIRE(rejected.size() == 1);
+  CHECK(rejected[0].reason == RejectReason::kIllegalTransition);
+  CHECK(world.core().FindIncident(id)->state == IncidentState::kDispatched);
+
+  world.Apply(absl::Seconds(2), CancelIncident{id});
+  CHECK(world.core().FindIncident(id)->state == IncidentState::kCancelled);
+  for (CommandBody c : {CommandBody{ResolveIncident{id}}, CommandBody{CancelIncident{id}}}) {
+    rejected = EventsOf<CommandRejected>(world.Apply(absl::Seconds(3), c));
+    REQUIRE(rejected.size() == 1);
+    CHECK(rejected[0].reason == RejectReason::kIllegalTransition);
+  }
+  rejected = EventsOf<CommandRejected>(world.Apply(absl::Seconds(4), ResolveIncident{999}));
+  REQUIRE(rejected.size() == 1);
+  CHECK(rejected[0].reason == RejectReason::kUnknownIncident);
+  CHECK(world.core().FindIncident(id)->timeline.size() == 3);  // reported, dispatched, cancelled
+}
+
+TEST_CASE("acknowledgements for assignments a unit does not hold are refused",
+          "[dispatch][responders]") {
+  GridWorld world({"..*ABC"});
+  world.RaiseAlertAtStar();
+  const AssignmentId a = world.AssignmentOf('A');
+  // C holds nothing; an unknown unit; a made-up assignment.
+  auto r =
+      EventsOf<CommandRejected>(world.Apply(absl::Seconds(1), AckAssignment{world.unit('C'), a}));
+  REQUIRE(r.size() == 1);
+  CHECK(r[0].reason == RejectReason::kNotAssigned);
+  r = EventsOf<CommandRejected>(world.Apply(absl::Seconds(1), AckAssignment{777, a}));
+  REQUIRE(r.size() == 1);
+  CHECK(r[0].reason == RejectReason::kUnknownUnit);
+  r = EventsOf<CommandRejected>(
+      world.Apply(absl::Seconds(1), AckAssignment{world.unit('A'), 9999}));
+  REQUIRE(r.size() == 1);
+  CHECK(r[0].reason == RejectReason::kNotAssigned);
+  // After expiry the late acknowledgement is refused too.
+  world.Apply(absl::Seconds(31), AdvanceTime{});
+  r = EventsOf<CommandRejected>(world.Apply(absl::Seconds(32), AckAssignment{world.unit('A'), a}));
+  REQUIRE(r.size() == 1);
+  CHECK(r[0].reason == RejectReason::kNotAssigned);
+  CHECK(world.core().FindAssignment(a)->status == AssignmentStatus::kExpired);
+}
+
+TEST_CASE("invalid alerts are rejected with a reason and change nothing", "[dispatch][intake]") {
+  GridWorld world({"..*AB"});
+  struct Case {
+    RaiseAlert alert;
+    RejectReason reason;
+  };
+  const LonLat far_away{114.5, 22.0};
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const std::vector<Case> cases{
+      {{"r", 1, far_away, Category::kFire, Level::kIvGeneral}, RejectReason::kOutsideServiceArea},
+      {{"r", 2, world.alert_point(), Category::kUnspecified, Level::kIvGeneral},
+       RejectReason::kUnknownCategory},
+      {{"r", 3, world.alert_point(), static_cast<Category>(42), Level::kIvGeneral},
+       RejectReason::kUnknownCategory},
+      {{"r", 4, world.alert_point(), Category::kFire, static_cast<Level>(9)},
+       RejectReason::kInvalidLevel},
+      {{"r", 5, world.alert_point(), Category::kFire, Level::kUnspecified},
+       RejectReason::kInvalidLevel},
+      {{"r", 6, LonLat{nan, 23.1}, Category::kFire, Level::kIvGeneral},
+       RejectReason::kInvalidCoordinates},
+      {{"r", 7, LonLat{113.2, 95}, Category::kFire, Level::kIvGeneral},
+       RejectReason::kInvalidCoordinates},
+  };
+  for (const Case& c : cases) {
+    INFO("client_sequence " << c.alert.client_sequence);
+    const auto events = world.Apply(absl::Seconds(1), c.alert);
+    REQUIRE(events.size() == 1);
+    const auto* rejected = std::get_if<AlertRejected>(&events[0].body);
+    REQUIRE(rejected != nullptr);
+    CHECK(rejected->reason == c.reason);
+    CHECK_FALSE(rejected->message.empty());
+  }
+  CHECK(world.core().incidents().empty());
+  CHECK(world.core().stats().alerts_rejected == cases.size());
+  CHECK(world.core().ActiveAssignmentOf(world.unit('A')) == nullptr);
+}
+
+TEST_CASE("a retried alert gets the same answer and never a second incident",
+          "[dispatch][intake]") {
+  GridWorld world({"..*ABCD"});
+  const RaiseAlert alert{"phone-1", 41, world.alert_point(), Category::kFire, Level::kIvGeneral};
+  const auto first = world.Apply(absl::ZeroDuration(), alert);
+  const auto retry = world.Apply(absl::Seconds(3), alert);
+  REQUIRE(retry.size() == 1);
+  const auto* again = std::get_if<AlertAccepted>(&retry[0].body);
+  REQUIRE(again != nullptr);
+  CHECK(again->duplicate);
+  CHECK(again->incident == OpenedIncident(first));
+  CHECK(world.core().incidents().size() == 1);
+  CHECK(world.core().FindIncident(again->incident)->reports == 1);
+
+  // A rejected alert retried gets the same rejection.
+  const RaiseAlert bad{"phone-1", 42, world.alert_point(), Category::kFire, Level::kUnspecified};
+  world.Apply(absl::Seconds(4), bad);
+  const auto bad_retry = world.Apply(absl::Seconds(5), bad);
+  const auto* rejected = std::get_if<AlertRejected>(&bad_retry.at(0).body);
+  REQUIRE(rejected != nullptr);
+  CHECK(rejected->duplicate);
+  CHECK(rejected->reason == RejectReason::kInvalidLevel);
+}
+
+TEST_CASE("alerts close in space and time with the same category merge", "[dispatch][merge]") {
+  GridWorld world({"..*ABCDEFGH"});
+  const IncidentId id = OpenedIncident(world.RaiseAlertAtStar());
+  world.Apply(absl::Minutes(5),
+              AdvanceTime{});  // let the silent frontline expire and cascade first
+  // Another report 100 m away five minutes later joins the incident.
+  const auto merged = world.Apply(absl::Minutes(5), RaiseAlert{"other", 1, world.Cell(0, 7),
+                                                               Category::kFire, Level::kIvGeneral});
+  const auto accepted = EventsOf<AlertAccepted>(merged);
+  REQUIRE(accepted.size() == 1);
+  CHECK(accepted[0].merged);
+  CHECK(accepted[0].incident == id);
+  CHECK(EventsOf<IncidentMerged>(merged).at(0).reports == 2);
+  CHECK(EventsOf<AssignmentIssued>(merged).empty());
+
+  // A different category at the same place is a different incident.
+  const auto medical = world.RaiseAlertAtStar(absl::Minutes(6), Category::kMedical);
+  CHECK(OpenedIncident(medical) != id);
+  // Beyond the merge radius (300 m: this is 400 m south) is a new incident.
+  const auto far = world.Apply(absl::Minutes(7), RaiseAlert{"far", 1, world.Cell(20, 2),
+                                                            Category::kFire, Level::kIvGeneral});
+  CHECK(OpenedIncident(far) != id);
+  // The same category at the same place after the merge window (30 min) is a new incident too.
+  const auto later = world.RaiseAlertAtStar(absl::Minutes(31));
+  CHECK(OpenedIncident(later) != id);
+}
+
+TEST_CASE("escalation steps notify centres over time until someone is on scene",
+          "[dispatch][escalation]") {
+  DispatchConfig config = SmallTestConfig();
+  ResponsePlan plan = *config.FindPlan(Category::kFire, Level::kIiMajor);
+  plan.escalation = {{absl::ZeroDuration(), NotifyTarget::kStreetCentre},
+                     {absl::Minutes(1), NotifyTarget::kDistrictCentre},
+                     {absl::Minutes(3), NotifyTarget::kProfessionalForces}};
+  config.SetPlan(Category::kFire, Level::kIiMajor, plan);
+  GridWorld world({"..*AB"}, config);
+  const auto opened =
+      world.RaiseAlertAtStar(absl::ZeroDuration(), Category::kFire, Level::kIiMajor);
+  auto notified = EventsOf<EscalationNotified>(opened);
+  REQUIRE(notified.size() == 1);
+  CHECK(notified[0].target == NotifyTarget::kStreetCentre);
+  CHECK(world.core().NextDeadline() == world.start() + absl::Seconds(30));  // ack deadlines first
+
+  world.Apply(absl::Seconds(10), AckAssignment{world.unit('A'), world.AssignmentOf('A')});
+  world.Apply(absl::Seconds(12), AckAssignment{world.unit('B'), world.AssignmentOf('B')});
+  notified = EventsOf<EscalationNotified>(world.Apply(absl::Seconds(90), AdvanceTime{}));
+  REQUIRE(notified.size() == 1);
+  CHECK(notified[0].target == NotifyTarget::kDistrictCentre);
+  world.Apply(absl::Seconds(100), ReportArrival{world.unit('A'), world.AssignmentOf('A')});
+  // On scene before three minutes: professional forces are not called.
+  CHECK(EventsOf<EscalationNotified>(world.Apply(absl::Minutes(10), AdvanceTime{})).empty());
+  CHECK(world.core().NextDeadline() == std::nullopt);
+}
+
+TEST_CASE("when every ring is exhausted the incident is short and escalated",
+          "[dispatch][escalation]") {
+  GridWorld world({"*" + std::string(65, '.') + "Z"});
+  // Z is 1,320 m away on foot (22 min): outside even the 20-minute ring.
+  const auto events = world.RaiseAlertAtStar();
+  CHECK(EventsOf<AssignmentIssued>(events).empty());
+  CHECK(EventsOf<RingWidened>(events).size() == 4);
+  const auto short_events = EventsOf<IncidentShort>(events);
+  REQUIRE(short_events.size() == 1);
+  CHECK(short_events[0].frontline_needed == 2);
+  CHECK(short_events[0].frontline_assigned == 0);
+  const auto notified = EventsOf<EscalationNotified>(events);
+  REQUIRE(notified.size() == 1);
+  CHECK(notified[0].target == NotifyTarget::kProfessionalForces);
+  CHECK(world.core().FindIncident(OpenedIncident(events))->state == IncidentState::kEscalated);
+}
+
+}  // namespace
+}  // namespace gz
