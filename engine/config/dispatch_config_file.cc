@@ -94,6 +94,10 @@ absl::StatusOr<DispatchConfig> ParseDispatchConfig(const std::string& text,
   if (file.has_idempotency_window_seconds()) {
     config.idempotency_window = absl::Seconds(file.idempotency_window_seconds());
   }
+  if (file.has_arrival_eta_factor()) config.arrival_eta_factor = file.arrival_eta_factor();
+  if (file.has_arrival_slack_seconds()) {
+    config.arrival_slack = absl::Seconds(file.arrival_slack_seconds());
+  }
   if (file.plan_size() > 0) {
     config.plans = {};
     for (int i = 0; i < file.plan_size(); ++i) {
@@ -145,6 +149,8 @@ std::string DispatchConfigToText(const DispatchConfig& config) {
   file.set_merge_window_seconds(static_cast<uint32_t>(absl::ToInt64Seconds(config.merge_window)));
   file.set_idempotency_window_seconds(
       static_cast<uint32_t>(absl::ToInt64Seconds(config.idempotency_window)));
+  file.set_arrival_eta_factor(config.arrival_eta_factor);
+  file.set_arrival_slack_seconds(static_cast<uint32_t>(absl::ToInt64Seconds(config.arrival_slack)));
   for (int c = 1; c < kCategoryCount; ++c) {
     for (int l = 1; l < kLevelCount; ++l) {
       const ResponsePlan* plan = config.FindPlan(static_cast<Category>(c), static_cast<Level>(l));

@@ -74,14 +74,38 @@ struct CancelIncident {
   bool operator==(const CancelIncident&) const = default;
 };
 
+// Operator: assign a chosen unit, bypassing the ranking. The unit must be offerable; the incident
+// open.
+struct ManualAssign {
+  IncidentId incident = 0;
+  UnitId unit = 0;
+  AssignmentRole role = AssignmentRole::kFrontline;
+  bool operator==(const ManualAssign&) const = default;
+};
+
+// Operator: take a unit off an incident (reason released_by_operator). The plan is refilled from
+// the pool if it is now short.
+struct ReleaseAssignment {
+  AssignmentId assignment = 0;
+  bool operator==(const ReleaseAssignment&) const = default;
+};
+
+// Operator: override a unit's status. Unlike UpdateUnit, taking an assigned unit off post or out of
+// service is allowed: its assignment is released first (reason unit_withdrawn).
+struct SetUnitStatus {
+  UnitId unit = 0;
+  UnitStatus status = UnitStatus::kAvailable;
+  bool operator==(const SetUnitStatus&) const = default;
+};
+
 // Only moves time forward: expires deadlines and fires escalation steps that are due.
 struct AdvanceTime {
   bool operator==(const AdvanceTime&) const = default;
 };
 
-using CommandBody =
-    std::variant<RaiseAlert, AckAssignment, DeclineAssignment, ReportArrival, UpdateUnit,
-                 ResolveIncident, CloseIncident, CancelIncident, AdvanceTime>;
+using CommandBody = std::variant<RaiseAlert, AckAssignment, DeclineAssignment, ReportArrival,
+                                 UpdateUnit, ResolveIncident, CloseIncident, CancelIncident,
+                                 ManualAssign, ReleaseAssignment, SetUnitStatus, AdvanceTime>;
 
 struct Command {
   absl::Time at;

@@ -122,6 +122,12 @@ absl::Status DispatchConfig::Validate() const {
     return invalid("merge_radius_m", "must be between 0 and 10000 metres");
   }
   if (merge_window < absl::ZeroDuration()) return invalid("merge_window", "must not be negative");
+  if (!(arrival_eta_factor >= 1.0 && arrival_eta_factor <= 10.0)) {
+    return invalid("arrival_eta_factor", "must be between 1 and 10");
+  }
+  if (arrival_slack < absl::ZeroDuration() || arrival_slack > absl::Hours(2)) {
+    return invalid("arrival_slack", "must be between 0 and 2 hours");
+  }
   if (idempotency_window < absl::Minutes(1)) {
     return invalid("idempotency_window", "must be at least one minute");
   }

@@ -104,6 +104,11 @@ struct DispatchConfig {
   // window joins it as an extra report instead of opening a second incident.
   double merge_radius_m = 300;
   absl::Duration merge_window = absl::Minutes(30);
+  // An acknowledged unit not on scene by acked_at + eta x arrival_eta_factor + arrival_slack is
+  // released (reason arrival_timeout) and the next candidate offered: a responder whose phone died
+  // on the way must not hold the incident's place for ever.
+  double arrival_eta_factor = 2.0;
+  absl::Duration arrival_slack = absl::Minutes(5);
   // How long the answer to an alert's idempotency key (reporter id + client sequence) is kept.
   absl::Duration idempotency_window = absl::Hours(24);
   // Run cards indexed [category][level]; a missing plan makes that combination unknown.

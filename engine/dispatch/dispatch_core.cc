@@ -17,6 +17,18 @@ bool ValidLonLat(LonLat p) {
 
 std::string Seconds(absl::Duration d) { return absl::StrCat(absl::ToInt64Seconds(d), " s"); }
 
+// The pending deadline of an assignment, if it has one.
+std::optional<absl::Time> DeadlineOf(const Assignment& a) {
+  if (a.status == AssignmentStatus::kPending) return a.ack_deadline;
+  if (a.status == AssignmentStatus::kAcked) return a.arrival_deadline;
+  return std::nullopt;
+}
+
+// Key of an incident in the short set: most severe first, then oldest.
+std::pair<int, IncidentId> ShortKey(const Incident& inc) {
+  return {-static_cast<int>(inc.level), inc.id};
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<DispatchCore>> DispatchCore::Create(
@@ -49,9 +61,11 @@ void DispatchCore::Apply(const Command& command, std::vector<Event>* events) {
   assert(!applying_ && "DispatchCore::Apply is not re-entrant");
   applying_ = true;
   outbox_.clear();
+  units_freed_ = false;
   ++stats_.commands;
   AdvanceTo(std::max(now_, command.at));
   std::visit([this](const auto& body) { Handle(body); }, command.body);
+  RefillShortIncidents();
   events->insert(events->end(), std::make_move_iterator(outbox_.begin()),
                  std::make_move_iterator(outbox_.end()));
   outbox_.clear();
@@ -60,7 +74,7 @@ void DispatchCore::Apply(const Command& command, std::vector<Event>* events) {
 
 std::optional<absl::Time> DispatchCore::NextDeadline() const {
   std::optional<absl::Time> next;
-  if (!ack_deadlines_.empty()) next = ack_deadlines_.begin()->first;
+  if (!deadlines_.empty()) next = deadlines_.begin()->first;
   if (!escalations_due_.empty()) {
     const absl::Time t = escalations_due_.begin()->first;
     if (!next || t < *next) next = t;
@@ -86,14 +100,14 @@ const Assignment* DispatchCore::ActiveAssignmentOf(UnitId unit) const {
 
 void DispatchCore::AdvanceTo(absl::Time t) {
   // Deadlines and escalation steps fire in time order, each at its own time; at equal times
-  // acknowledgement deadlines go first (they may change what an escalation step sees).
+  // assignment deadlines go first (they may change what an escalation step sees).
   for (;;) {
-    const bool have_ack = !ack_deadlines_.empty() && ack_deadlines_.begin()->first <= t;
-    const bool have_esc = !escalations_due_.empty() && escalations_due_.begin()->first <= t;
-    if (!have_ack && !have_esc) break;
-    if (have_ack &&
-        (!have_esc || ack_deadlines_.begin()->first <= escalations_due_.begin()->first)) {
-      const auto [when, id] = *ack_deadlines_.begin();
+    const bool have_deadline = !deadlines_.empty() && deadlines_.begin()->first <= t;
+    const bool have_step = !escalations_due_.empty() && escalations_due_.begin()->first <= t;
+    if (!have_deadline && !have_step) break;
+    if (have_deadline &&
+        (!have_step || deadlines_.begin()->first <= escalations_due_.begin()->first)) {
+      const auto [when, id] = *deadlines_.begin();
       now_ = std::max(now_, when);
       ExpireAssignment(id);
     } else {
@@ -102,6 +116,7 @@ void DispatchCore::AdvanceTo(absl::Time t) {
       now_ = std::max(now_, when);
       FireEscalations(id);
     }
+    RefillShortIncidents();
   }
   now_ = std::max(now_, t);
   while (!answer_expiry_.empty() &&
@@ -116,6 +131,13 @@ void DispatchCore::Reject(RejectReason reason, std::string message, UnitId unit,
   ++stats_.commands_rejected;
   ++stats_.rejected_by_reason[static_cast<size_t>(reason)];
   Emit(CommandRejected{reason, std::move(message), unit, incident, assignment});
+}
+
+Incident* DispatchCore::IncidentOrReject(IncidentId id) {
+  auto it = incidents_.find(id);
+  if (it != incidents_.end()) return &it->second;
+  Reject(RejectReason::kUnknownIncident, absl::StrCat("No incident ", id, "."), 0, id, 0);
+  return nullptr;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -199,7 +221,9 @@ void DispatchCore::Handle(const RaiseAlert& c) {
     ++stats_.alerts_merged;
     Remember(c, AlertAnswer{true, target->id, true, RejectReason::kUnspecified, ""});
     Emit(AlertAccepted{c.reporter_id, c.client_sequence, target->id, true, false});
-    Emit(IncidentMerged{target->id, target->reports});
+    const bool upgrade = c.level > target->level;
+    Emit(IncidentMerged{target->id, target->reports, upgrade ? c.level : target->level});
+    if (upgrade) Upgrade(*target, c.level);
     return;
   }
 
@@ -231,11 +255,37 @@ void DispatchCore::Handle(const RaiseAlert& c) {
   if (!escalations_due_.empty() && escalations_due_.begin()->first <= now_) AdvanceTo(now_);
 }
 
+void DispatchCore::Upgrade(Incident& inc, Level level) {
+  // A more severe report of the same incident: switch to that level's run card. Rings only widen,
+  // and the escalation steps start over relative to the opening (steps already due fire now).
+  UnscheduleEscalation(inc);
+  short_.erase(ShortKey(inc));
+  inc.level = level;
+  inc.plan = config_.FindPlan(inc.category, level);
+  for (size_t r = 0; r < config_.rings.size(); ++r) {
+    const int ring = static_cast<int>(r);
+    if (config_.rings[r] == inc.plan->frontline_ring) {
+      inc.frontline_ring = std::max(inc.frontline_ring, ring);
+    }
+    if (config_.rings[r] == inc.plan->assembly_ring) {
+      inc.assembly_ring = std::max(inc.assembly_ring, ring);
+    }
+  }
+  inc.short_reported = false;
+  inc.next_escalation = 0;
+  Fill(inc);
+  ScheduleEscalation(inc);
+  if (!escalations_due_.empty() && escalations_due_.begin()->first <= now_) AdvanceTo(now_);
+}
+
 // ---------------------------------------------------------------------------------------------
 // 一線響應 and 一片集結: filling an incident's plan from the pool.
 
 void DispatchCore::Fill(Incident& inc) {
   if (!IsOpen(inc.state)) return;
+  // The state change (reported/escalated -> dispatched) is reported before the assignments that
+  // caused it, so a reader of the feed sees the incident dispatched, then by whom.
+  const size_t first_event = outbox_.size();
   const int frontline_short = FillFrontline(inc);
   const int headcount_short = FillAssembly(inc);
 
@@ -249,13 +299,30 @@ void DispatchCore::Fill(Incident& inc) {
     headcount_active += a.headcount;
     if (a.role == AssignmentRole::kFrontline) ++frontline_active;
   }
-  if (any_active && inc.state == IncidentState::kReported) {
-    TransitionTo(inc, IncidentState::kDispatched);
+  const bool issued = outbox_.size() > first_event;
+  if (any_active && issued &&
+      (inc.state == IncidentState::kReported || inc.state == IncidentState::kEscalated)) {
+    const IncidentState from = inc.state;
+    inc.state = IncidentState::kDispatched;
+    inc.timeline.push_back({now_, IncidentState::kDispatched});
+    outbox_.insert(outbox_.begin() + static_cast<std::ptrdiff_t>(first_event),
+                   Event{now_, IncidentStateChanged{inc.id, from, IncidentState::kDispatched}});
   }
-  if ((frontline_short > 0 || headcount_short > 0) && !inc.short_reported) {
+
+  const bool is_short = frontline_short > 0 || headcount_short > 0;
+  if (!is_short) {
+    short_.erase(ShortKey(inc));
+    inc.short_reported = false;
+    return;
+  }
+  short_.insert(ShortKey(inc));
+  if (!inc.short_reported) {
     // Every ring is exhausted: the plan cannot be met from the units alone.
     inc.short_reported = true;
     ++stats_.incidents_short;
+    if (!any_active && IsLegalTransition(inc.state, IncidentState::kEscalated)) {
+      TransitionTo(inc, IncidentState::kEscalated);
+    }
     Emit(IncidentShort{inc.id, inc.plan->frontline_units, frontline_active,
                        inc.plan->assembly_headcount, headcount_active});
     if (!inc.professional_forces_notified) {
@@ -263,9 +330,7 @@ void DispatchCore::Fill(Incident& inc) {
              absl::StrCat("every response ring up to ", Seconds(config_.rings.back()),
                           " is exhausted"));
     }
-  }
-  if (!any_active && inc.state != IncidentState::kEscalated &&
-      IsLegalTransition(inc.state, IncidentState::kEscalated)) {
+  } else if (!any_active && IsLegalTransition(inc.state, IncidentState::kEscalated)) {
     TransitionTo(inc, IncidentState::kEscalated);
   }
 }
@@ -278,11 +343,11 @@ int DispatchCore::FillFrontline(Incident& inc) {
   }
   int need = inc.plan->frontline_units - active;
   const auto eligible = [&](Slot s) { return units_->Offerable(s) && !inc.tried.contains(s); };
+  std::vector<Candidate> found;
   while (need > 0) {
     const absl::Duration ring = config_.rings[inc.frontline_ring];
     units_->index().NearestByTravelTime(inc.plane, need, absl::ToDoubleSeconds(ring), eligible,
-                                        &candidates_);
-    const std::vector<Candidate> found = candidates_;
+                                        &found);
     for (const Candidate& c : found) Issue(inc, c, AssignmentRole::kFrontline, ring);
     need -= static_cast<int>(found.size());
     if (need <= 0) break;
@@ -306,13 +371,13 @@ int DispatchCore::FillAssembly(Incident& inc) {
     return units_->Offerable(s) && !inc.tried.contains(s) &&
            (!zone_only || units_->unit(s).zone == inc.zone);
   };
+  std::vector<Candidate> found;
   while (assigned < target) {
     const absl::Duration ring = config_.rings[inc.assembly_ring];
     // Every offerable unit has at least one person on post, so `remaining` units always suffice.
     const int remaining = target - assigned;
     units_->index().NearestByTravelTime(inc.plane, remaining, absl::ToDoubleSeconds(ring), eligible,
-                                        &candidates_);
-    const std::vector<Candidate> found = candidates_;
+                                        &found);
     for (const Candidate& c : found) {
       if (assigned >= target) break;
       assigned += units_->unit(c.slot).on_post;
@@ -346,27 +411,44 @@ void DispatchCore::Issue(Incident& inc, const Candidate& candidate, AssignmentRo
   holder_[candidate.slot] = id;
   inc.tried.insert(candidate.slot);
   inc.assignments.push_back(id);
-  ack_deadlines_.insert({a.ack_deadline, id});
+  deadlines_.insert({a.ack_deadline, id});
   ++stats_.assignments_issued;
   Emit(AssignmentIssued{id, inc.id, unit.id, role, a.headcount, candidate.distance_m,
                         candidate.travel_s, ring, a.ack_deadline});
 }
 
 void DispatchCore::EndAssignment(Assignment& a, AssignmentStatus status, CascadeReason reason) {
-  if (a.status == AssignmentStatus::kPending) ack_deadlines_.erase({a.ack_deadline, a.id});
+  if (const std::optional<absl::Time> deadline = DeadlineOf(a)) deadlines_.erase({*deadline, a.id});
   a.status = status;
   a.end_reason = reason;
   a.ended_at = now_;
   holder_[a.slot] = 0;
   units_->SetStatus(a.slot, UnitStatus::kAvailable);
+  units_freed_ = true;
 }
 
 void DispatchCore::ExpireAssignment(AssignmentId id) {
   Assignment& a = assignments_.at(id);
-  EndAssignment(a, AssignmentStatus::kExpired, CascadeReason::kAckTimeout);
+  const IncidentId incident = a.incident;
+  const CascadeReason reason = a.status == AssignmentStatus::kPending
+                                   ? CascadeReason::kAckTimeout
+                                   : CascadeReason::kArrivalTimeout;
+  EndAssignment(a, AssignmentStatus::kExpired, reason);
   ++stats_.assignments_expired;
-  Emit(AssignmentExpired{a.id, a.incident, a.unit});
-  Fill(incidents_.at(a.incident));
+  Emit(AssignmentExpired{a.id, incident, a.unit, reason});
+  Fill(incidents_.at(incident));
+}
+
+void DispatchCore::RefillShortIncidents() {
+  // A freed unit may be what a short incident elsewhere was waiting for. Most severe first; each
+  // Fill only searches the incident's current (already widest) ring, so this stays bounded.
+  while (units_freed_) {
+    units_freed_ = false;
+    const std::vector<std::pair<int, IncidentId>> waiting(short_.begin(), short_.end());
+    for (const auto& [level, id] : waiting) {
+      if (short_.contains({level, id})) Fill(incidents_.at(id));
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -375,6 +457,13 @@ void DispatchCore::ExpireAssignment(AssignmentId id) {
 void DispatchCore::ScheduleEscalation(const Incident& inc) {
   if (inc.next_escalation < inc.plan->escalation.size()) {
     escalations_due_.insert(
+        {inc.opened_at + inc.plan->escalation[inc.next_escalation].after, inc.id});
+  }
+}
+
+void DispatchCore::UnscheduleEscalation(const Incident& inc) {
+  if (inc.next_escalation < inc.plan->escalation.size()) {
+    escalations_due_.erase(
         {inc.opened_at + inc.plan->escalation[inc.next_escalation].after, inc.id});
   }
 }
@@ -417,6 +506,7 @@ void DispatchCore::TransitionTo(Incident& inc, IncidentState to) {
 }
 
 void DispatchCore::EndIncident(Incident& inc, IncidentState to) {
+  TransitionTo(inc, to);
   for (AssignmentId aid : inc.assignments) {
     Assignment& a = assignments_.at(aid);
     if (!IsActive(a.status)) continue;
@@ -424,60 +514,128 @@ void DispatchCore::EndIncident(Incident& inc, IncidentState to) {
     ++stats_.assignments_released;
     Emit(AssignmentReleased{a.id, a.incident, a.unit, CascadeReason::kIncidentEnded});
   }
-  if (inc.next_escalation < inc.plan->escalation.size()) {
-    escalations_due_.erase(
-        {inc.opened_at + inc.plan->escalation[inc.next_escalation].after, inc.id});
-  }
+  UnscheduleEscalation(inc);
+  short_.erase(ShortKey(inc));
   open_.erase(inc.id);
-  TransitionTo(inc, to);
 }
 
 void DispatchCore::Handle(const ResolveIncident& c) {
-  auto it = incidents_.find(c.incident);
-  if (it == incidents_.end()) {
-    return Reject(RejectReason::kUnknownIncident, absl::StrCat("No incident ", c.incident, "."), 0,
-                  c.incident, 0);
-  }
-  Incident& inc = it->second;
-  if (!IsLegalTransition(inc.state, IncidentState::kResolved)) {
+  Incident* inc = IncidentOrReject(c.incident);
+  if (inc == nullptr) return;
+  if (!IsLegalTransition(inc->state, IncidentState::kResolved)) {
     return Reject(RejectReason::kIllegalTransition,
-                  absl::StrCat("Incident ", inc.id, " is ", IncidentStateName(inc.state),
+                  absl::StrCat("Incident ", inc->id, " is ", IncidentStateName(inc->state),
                                " and cannot be resolved."),
-                  0, inc.id, 0);
+                  0, inc->id, 0);
   }
-  EndIncident(inc, IncidentState::kResolved);
+  EndIncident(*inc, IncidentState::kResolved);
 }
 
 void DispatchCore::Handle(const CancelIncident& c) {
-  auto it = incidents_.find(c.incident);
-  if (it == incidents_.end()) {
-    return Reject(RejectReason::kUnknownIncident, absl::StrCat("No incident ", c.incident, "."), 0,
-                  c.incident, 0);
-  }
-  Incident& inc = it->second;
-  if (!IsLegalTransition(inc.state, IncidentState::kCancelled)) {
+  Incident* inc = IncidentOrReject(c.incident);
+  if (inc == nullptr) return;
+  if (!IsLegalTransition(inc->state, IncidentState::kCancelled)) {
     return Reject(RejectReason::kIllegalTransition,
-                  absl::StrCat("Incident ", inc.id, " is ", IncidentStateName(inc.state),
+                  absl::StrCat("Incident ", inc->id, " is ", IncidentStateName(inc->state),
                                " and cannot be cancelled."),
-                  0, inc.id, 0);
+                  0, inc->id, 0);
   }
-  EndIncident(inc, IncidentState::kCancelled);
+  EndIncident(*inc, IncidentState::kCancelled);
 }
 
 void DispatchCore::Handle(const CloseIncident& c) {
-  auto it = incidents_.find(c.incident);
-  if (it == incidents_.end()) {
-    return Reject(RejectReason::kUnknownIncident, absl::StrCat("No incident ", c.incident, "."), 0,
-                  c.incident, 0);
-  }
-  Incident& inc = it->second;
-  if (!IsLegalTransition(inc.state, IncidentState::kClosed)) {
+  Incident* inc = IncidentOrReject(c.incident);
+  if (inc == nullptr) return;
+  if (!IsLegalTransition(inc->state, IncidentState::kClosed)) {
     return Reject(RejectReason::kIllegalTransition,
-                  absl::StrCat("Incident ", inc.id, " is ", IncidentStateName(inc.state),
+                  absl::StrCat("Incident ", inc->id, " is ", IncidentStateName(inc->state),
                                "; only a resolved or cancelled incident can be closed."),
-                  0, inc.id, 0);
+                  0, inc->id, 0);
   }
-  TransitionTo(inc, IncidentState::kClosed);
+  TransitionTo(*inc, IncidentState::kClosed);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Operator overrides.
+
+void DispatchCore::Handle(const ManualAssign& c) {
+  Incident* inc = IncidentOrReject(c.incident);
+  if (inc == nullptr) return;
+  const std::optional<Slot> slot = units_->SlotOf(c.unit);
+  if (!slot) {
+    return Reject(RejectReason::kUnknownUnit, absl::StrCat("No unit ", c.unit, "."), c.unit,
+                  inc->id, 0);
+  }
+  if (!IsOpen(inc->state)) {
+    return Reject(RejectReason::kIllegalTransition,
+                  absl::StrCat("Incident ", inc->id, " is ", IncidentStateName(inc->state),
+                               "; units can only be assigned to an open incident."),
+                  c.unit, inc->id, 0);
+  }
+  if (!units_->Offerable(*slot)) {
+    const Unit& u = units_->unit(*slot);
+    return Reject(RejectReason::kIllegalTransition,
+                  absl::StrCat("Unit ", c.unit, " is ", UnitStatusName(u.status), " with ",
+                               u.on_post, " on post; only an available unit can be assigned."),
+                  c.unit, inc->id, holder_[*slot]);
+  }
+  if (c.role != AssignmentRole::kFrontline && c.role != AssignmentRole::kAssembly) {
+    return Reject(RejectReason::kInvalidValue, "The role must be frontline or assembly.", c.unit,
+                  inc->id, 0);
+  }
+  const PlanePoint at = units_->index().position(*slot);
+  const double d = Distance(at, inc->plane);
+  const Candidate candidate{*slot, d,
+                            units_->index().travel().TravelSeconds(d, units_->unit(*slot).mode)};
+  const size_t first_event = outbox_.size();
+  Issue(*inc, candidate, c.role, absl::ZeroDuration());
+  if (inc->state == IncidentState::kReported || inc->state == IncidentState::kEscalated) {
+    const IncidentState from = inc->state;
+    inc->state = IncidentState::kDispatched;
+    inc->timeline.push_back({now_, IncidentState::kDispatched});
+    outbox_.insert(outbox_.begin() + static_cast<std::ptrdiff_t>(first_event),
+                   Event{now_, IncidentStateChanged{inc->id, from, IncidentState::kDispatched}});
+  }
+}
+
+void DispatchCore::Handle(const ReleaseAssignment& c) {
+  auto it = assignments_.find(c.assignment);
+  if (it == assignments_.end() || !IsActive(it->second.status)) {
+    return Reject(RejectReason::kNotAssigned,
+                  absl::StrCat("Assignment ", c.assignment, " is not active."), 0, 0, c.assignment);
+  }
+  Assignment& a = it->second;
+  const IncidentId incident = a.incident;
+  EndAssignment(a, AssignmentStatus::kReleased, CascadeReason::kReleasedByOperator);
+  ++stats_.assignments_released;
+  Emit(AssignmentReleased{a.id, incident, a.unit, CascadeReason::kReleasedByOperator});
+  // The released unit is not offered to this incident again (it is in `tried`); the plan refills
+  // from the others if it is now short.
+  Fill(incidents_.at(incident));
+}
+
+void DispatchCore::Handle(const SetUnitStatus& c) {
+  const std::optional<Slot> slot = units_->SlotOf(c.unit);
+  if (!slot) {
+    return Reject(RejectReason::kUnknownUnit, absl::StrCat("No unit ", c.unit, "."), c.unit, 0, 0);
+  }
+  if (c.status == UnitStatus::kAssigned) {
+    return Reject(RejectReason::kInvalidValue,
+                  "Assigned cannot be set directly; use a manual assignment.", c.unit, 0, 0);
+  }
+  if (holder_[*slot] != 0) {
+    if (c.status == UnitStatus::kAvailable) return;  // already serving; nothing to change
+    Assignment& a = assignments_.at(holder_[*slot]);
+    const IncidentId incident = a.incident;
+    EndAssignment(a, AssignmentStatus::kReleased, CascadeReason::kUnitWithdrawn);
+    ++stats_.assignments_released;
+    Emit(AssignmentReleased{a.id, incident, a.unit, CascadeReason::kUnitWithdrawn});
+    units_->SetStatus(*slot, c.status);
+    Fill(incidents_.at(incident));
+    return;
+  }
+  units_->SetStatus(*slot, c.status);
+  if (units_->Offerable(*slot)) units_freed_ = true;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -498,10 +656,7 @@ Assignment* DispatchCore::HeldAssignment(UnitId unit, AssignmentId id) {
   if (!IsActive(a.status)) {
     Reject(RejectReason::kNotAssigned,
            absl::StrCat("Assignment ", id, " of unit ", unit, " has already ended (",
-                        a.status == AssignmentStatus::kExpired    ? "expired"
-                        : a.status == AssignmentStatus::kDeclined ? "declined"
-                                                                  : "released",
-                        ")."),
+                        CascadeReasonName(a.end_reason), ")."),
            unit, a.incident, id);
     return nullptr;
   }
@@ -511,9 +666,14 @@ Assignment* DispatchCore::HeldAssignment(UnitId unit, AssignmentId id) {
 void DispatchCore::Handle(const AckAssignment& c) {
   Assignment* a = HeldAssignment(c.unit, c.assignment);
   if (a == nullptr || a->status != AssignmentStatus::kPending) return;  // a repeated ack: no-op
-  ack_deadlines_.erase({a->ack_deadline, a->id});
+  deadlines_.erase({a->ack_deadline, a->id});
   a->status = AssignmentStatus::kAcked;
   a->acked_at = now_;
+  // Whole seconds: deadlines read cleanly on the feed and in drills.
+  a->arrival_deadline =
+      now_ + absl::Ceil(absl::Seconds(a->eta_s * config_.arrival_eta_factor), absl::Seconds(1)) +
+      config_.arrival_slack;
+  deadlines_.insert({a->arrival_deadline, a->id});
   ++stats_.assignments_acked;
   Emit(AssignmentAcked{a->id, a->incident, a->unit});
   Incident& inc = incidents_.at(a->incident);
@@ -532,11 +692,12 @@ void DispatchCore::Handle(const DeclineAssignment& c) {
                                c.assignment, "; ask the operator to release it."),
                   c.unit, a->incident, a->id);
   }
+  const IncidentId incident = a->incident;
   EndAssignment(*a, AssignmentStatus::kDeclined, CascadeReason::kDeclined);
   a->decline_reason = c.reason;
   ++stats_.assignments_declined;
-  Emit(AssignmentDeclined{a->id, a->incident, a->unit, c.reason});
-  Fill(incidents_.at(a->incident));
+  Emit(AssignmentDeclined{a->id, incident, a->unit, c.reason});
+  Fill(incidents_.at(incident));
 }
 
 void DispatchCore::Handle(const ReportArrival& c) {
@@ -546,6 +707,7 @@ void DispatchCore::Handle(const ReportArrival& c) {
     // Arriving without acknowledging first implies the acknowledgement.
     Handle(AckAssignment{c.unit, c.assignment});
   }
+  deadlines_.erase({a->arrival_deadline, a->id});
   a->status = AssignmentStatus::kArrived;
   a->arrived_at = now_;
   ++stats_.arrivals;
@@ -581,7 +743,7 @@ void DispatchCore::Handle(const UpdateUnit& c) {
                     "A unit cannot set itself assigned; only the engine assigns units.", c.unit, 0,
                     0);
     }
-    if (holder_[*slot] != 0 && *c.status != UnitStatus::kAssigned) {
+    if (holder_[*slot] != 0) {
       return Reject(RejectReason::kInvalidValue,
                     absl::StrCat("Unit ", c.unit, " holds assignment ", holder_[*slot],
                                  "; decline it before changing status."),
@@ -597,9 +759,19 @@ void DispatchCore::Handle(const UpdateUnit& c) {
     return Reject(RejectReason::kInvalidCoordinates,
                   "The position is not a valid WGS84 longitude/latitude.", c.unit, 0, 0);
   }
+  const bool was_offerable = units_->Offerable(*slot);
   if (c.status.has_value()) units_->SetStatus(*slot, *c.status);
   if (c.on_post.has_value()) units_->SetOnPost(*slot, *c.on_post);
   if (c.position.has_value()) units_->MoveTo(*slot, *c.position);
+  if (units_->Offerable(*slot) && (!was_offerable || c.position.has_value())) units_freed_ = true;
+  if (c.on_post.has_value() && holder_[*slot] != 0) {
+    // The people on post are what assembly counts: keep the assignment's figure current, and look
+    // for more people if it dropped.
+    Assignment& a = assignments_.at(holder_[*slot]);
+    const bool dropped = *c.on_post < a.headcount;
+    a.headcount = *c.on_post;
+    if (dropped) Fill(incidents_.at(a.incident));
+  }
 }
 
 }  // namespace gz

@@ -124,6 +124,9 @@ class DispatchCore {
   void Handle(const ResolveIncident& c);
   void Handle(const CloseIncident& c);
   void Handle(const CancelIncident& c);
+  void Handle(const ManualAssign& c);
+  void Handle(const ReleaseAssignment& c);
+  void Handle(const SetUnitStatus& c);
   void Handle(const AdvanceTime&) {}
 
   // Alert intake helpers.
@@ -131,6 +134,9 @@ class DispatchCore {
                                                                     PlanePoint plane) const;
   Incident* FindMergeTarget(Category category, PlanePoint plane);
   void Remember(const RaiseAlert& c, AlertAnswer answer);
+  void Upgrade(Incident& incident, Level level);
+  // nullptr (and a rejection emitted) unless `id` names an incident.
+  Incident* IncidentOrReject(IncidentId id);
 
   // Dispatch policy.
   void Fill(Incident& incident);
@@ -138,16 +144,20 @@ class DispatchCore {
   int FillAssembly(Incident& incident);
   void Issue(Incident& incident, const Candidate& candidate, AssignmentRole role,
              absl::Duration ring);
+  // Ends an active assignment and returns its unit to the pool (status available).
   void EndAssignment(Assignment& a, AssignmentStatus status, CascadeReason reason);
   void ExpireAssignment(AssignmentId id);
+  // After a command freed units: offer them to incidents that are short, most severe first.
+  void RefillShortIncidents();
   void FireEscalations(IncidentId id);
   void ScheduleEscalation(const Incident& incident);
+  void UnscheduleEscalation(const Incident& incident);
   void Notify(Incident& incident, NotifyTarget target, std::string why);
   void TransitionTo(Incident& incident, IncidentState to);
   void EndIncident(Incident& incident, IncidentState to);
 
-  // Validates that `unit` holds assignment `id` in one of the accepted statuses; on failure emits
-  // the rejection and returns nullptr.
+  // Validates that `unit` holds assignment `id` and it is still active; on failure emits the
+  // rejection and returns nullptr.
   Assignment* HeldAssignment(UnitId unit, AssignmentId id);
 
   DispatchConfig config_;
@@ -164,7 +174,11 @@ class DispatchCore {
   absl::btree_set<IncidentId> open_;
   absl::btree_map<AssignmentId, Assignment> assignments_;
   std::vector<AssignmentId> holder_;  // by slot: the active assignment, 0 if none
-  absl::btree_set<std::pair<absl::Time, AssignmentId>> ack_deadlines_;
+  // Ack deadlines of pending assignments and arrival deadlines of acknowledged ones.
+  absl::btree_set<std::pair<absl::Time, AssignmentId>> deadlines_;
+  // Open incidents whose plan is not met, ordered most severe first, then oldest.
+  absl::btree_set<std::pair<int, IncidentId>> short_;
+  bool units_freed_ = false;  // a unit became offerable during this command
   absl::btree_set<std::pair<absl::Time, IncidentId>> escalations_due_;
 
   absl::flat_hash_map<AlertKey, AlertAnswer> answers_;

@@ -32,7 +32,7 @@ struct Formatter {
   }
   std::string operator()(const IncidentMerged& e) const {
     return absl::StrCat("incident ", e.incident, ": another report merged (", e.reports,
-                        " reports)");
+                        " reports, level ", LevelName(e.level), ")");
   }
   std::string operator()(const AssignmentIssued& e) const {
     return absl::StrFormat(
@@ -49,8 +49,10 @@ struct Formatter {
                         e.assignment, " (", DeclineReasonName(e.reason), ")");
   }
   std::string operator()(const AssignmentExpired& e) const {
-    return absl::StrCat("incident ", e.incident, ": unit ", e.unit, " silent, assignment ",
-                        e.assignment, " expired");
+    return absl::StrCat(
+        "incident ", e.incident, ": unit ", e.unit,
+        e.reason == CascadeReason::kArrivalTimeout ? " not on scene in time" : " silent",
+        ", assignment ", e.assignment, " expired");
   }
   std::string operator()(const AssignmentReleased& e) const {
     return absl::StrCat("incident ", e.incident, ": unit ", e.unit, " released from assignment ",

@@ -61,6 +61,8 @@ struct IncidentOpened {
 struct IncidentMerged {
   IncidentId incident = 0;
   int32_t reports = 0;  // reports now counted on the incident, the first included
+  // The incident's level after the merge: a more severe report upgrades the incident to its plan.
+  Level level = Level::kUnspecified;
   bool operator==(const IncidentMerged&) const = default;
 };
 
@@ -92,11 +94,13 @@ struct AssignmentDeclined {
   bool operator==(const AssignmentDeclined&) const = default;
 };
 
-// Silence past the acknowledgement deadline.
+// Silence past the acknowledgement deadline (kAckTimeout), or acknowledged but not on scene by the
+// arrival deadline (kArrivalTimeout). The unit returns to the pool.
 struct AssignmentExpired {
   AssignmentId assignment = 0;
   IncidentId incident = 0;
   UnitId unit = 0;
+  CascadeReason reason = CascadeReason::kAckTimeout;
   bool operator==(const AssignmentExpired&) const = default;
 };
 

@@ -66,6 +66,10 @@ absl::string_view CascadeReasonName(CascadeReason reason) {
       return "released_by_operator";
     case CascadeReason::kIncidentEnded:
       return "incident_ended";
+    case CascadeReason::kArrivalTimeout:
+      return "arrival_timeout";
+    case CascadeReason::kUnitWithdrawn:
+      return "unit_withdrawn";
   }
   return "unknown";
 }

@@ -50,6 +50,8 @@ enum class CascadeReason : uint8_t {
   kAckTimeout = 2,
   kReleasedByOperator = 3,
   kIncidentEnded = 4,
+  kArrivalTimeout = 5,  // acknowledged, but not on scene by the arrival deadline
+  kUnitWithdrawn = 6,   // an operator took the unit off post or out of service
 };
 absl::string_view CascadeReasonName(CascadeReason reason);
 

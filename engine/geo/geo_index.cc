@@ -85,21 +85,43 @@ void GeoIndex::NearestByTravelTime(PlanePoint p, int k, double max_travel_s, Eli
   out->clear();
   if (k <= 0 || max_travel_s < 0) return;
   std::vector<TreeValue> found;
+  std::vector<Candidate> mode_candidates;
   for (int m = 0; m < kTravelModeCount; ++m) {
     const TravelMode mode = static_cast<TravelMode>(m);
     const Tree& tree = impl_->trees[m];
     if (tree.empty()) continue;
     const double reach = impl_->travel.ReachMetres(max_travel_s, mode);
+    const auto in_ring_and_eligible = [&](const TreeValue& v) {
+      return impl_->travel.TravelSeconds(Distance(impl_->entries[v.second].position, p), mode) <=
+                 max_travel_s &&
+             eligible(v.second);
+    };
+    // One more than needed, to see whether the k-th place is tied.
     found.clear();
-    tree.query(
-        bgi::nearest(ToBoost(p), static_cast<unsigned>(k)) &&
-            bgi::intersects(BoundingBox(p, reach)) && bgi::satisfies([&](const TreeValue& v) {
-              return impl_->travel.TravelSeconds(Distance(impl_->entries[v.second].position, p),
-                                                 mode) <= max_travel_s &&
-                     eligible(v.second);
-            }),
-        std::back_inserter(found));
-    for (const TreeValue& v : found) out->push_back(impl_->MakeCandidate(v.second, p));
+    tree.query(bgi::nearest(ToBoost(p), static_cast<unsigned>(k) + 1) &&
+                   bgi::intersects(BoundingBox(p, reach)) && bgi::satisfies(in_ring_and_eligible),
+               std::back_inserter(found));
+    mode_candidates.clear();
+    for (const TreeValue& v : found) mode_candidates.push_back(impl_->MakeCandidate(v.second, p));
+    std::sort(mode_candidates.begin(), mode_candidates.end(), ByDistance);
+    if (mode_candidates.size() > static_cast<size_t>(k)) {
+      const double kth = mode_candidates[k - 1].distance_m;
+      if (mode_candidates[k].distance_m == kth) {
+        // The tree chose among units tied at the k-th distance by its node layout; collect every
+        // tied unit so the choice is by slot, whatever the tree's history.
+        mode_candidates.clear();
+        tree.query(bgi::intersects(BoundingBox(p, kth)) && bgi::satisfies([&](const TreeValue& v) {
+                     return Distance(impl_->entries[v.second].position, p) <= kth &&
+                            in_ring_and_eligible(v);
+                   }),
+                   boost::make_function_output_iterator([&](const TreeValue& v) {
+                     mode_candidates.push_back(impl_->MakeCandidate(v.second, p));
+                   }));
+        std::sort(mode_candidates.begin(), mode_candidates.end(), ByDistance);
+      }
+      mode_candidates.resize(k);
+    }
+    out->insert(out->end(), mode_candidates.begin(), mode_candidates.end());
   }
   std::sort(out->begin(), out->end(), ByTravelTime);
   if (out->size() > static_cast<size_t>(k)) out->resize(k);

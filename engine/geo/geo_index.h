@@ -11,7 +11,8 @@
 // bounded by a travel-time or distance limit: when most units are busy the search still only visits
 // the ring's neighbourhood instead of walking the whole tree.
 //
-// Results are ordered by (travel time or distance, slot), so equal inputs give equal outputs.
+// Results are ordered by (travel time or distance, slot), and a choice among units tied at the k-th
+// place goes to the lowest slots, so the answer does not depend on the trees' insertion history.
 //
 // Thread-safety: none; owned and used by one thread (the dispatch core).
 

@@ -19,11 +19,11 @@ namespace gz {
 
 enum class AssignmentStatus : uint8_t {
   kPending = 0,   // issued, waiting for an acknowledgement before its deadline
-  kAcked = 1,     // on the way
+  kAcked = 1,     // on the way, expected on scene before the arrival deadline
   kArrived = 2,   // at the scene
   kDeclined = 3,  // ended: the unit said no
-  kExpired = 4,   // ended: silence past the deadline
-  kReleased = 5,  // ended: operator release or the incident ended
+  kExpired = 4,   // ended: silence past the ack deadline, or not on scene by the arrival deadline
+  kReleased = 5,  // ended: operator release, unit withdrawn, or the incident ended
 };
 
 // Pending, acked and arrived assignments hold their unit.
@@ -41,6 +41,7 @@ struct Assignment {
   absl::Duration ring;
   absl::Time issued_at;
   absl::Time ack_deadline;
+  absl::Time arrival_deadline = absl::InfiniteFuture();  // set when acknowledged
   absl::Time acked_at = absl::InfinitePast();
   absl::Time arrived_at = absl::InfinitePast();
   absl::Time ended_at = absl::InfinitePast();
@@ -69,8 +70,8 @@ struct Incident {
   // Index into DispatchConfig::rings of the ring each role searches now.
   int frontline_ring = 0;
   int assembly_ring = 0;
-  size_t next_escalation = 0;  // next step of plan->escalation to fire
-  bool short_reported = false;
+  size_t next_escalation = 0;   // next step of plan->escalation to fire
+  bool short_reported = false;  // an IncidentShort was emitted and the plan is still not met
   bool assembly_complete = false;
   bool professional_forces_notified = false;
 

@@ -404,6 +404,7 @@ TEST_CASE("escalation steps notify centres over time until someone is on scene",
   REQUIRE(notified.size() == 1);
   CHECK(notified[0].target == NotifyTarget::kDistrictCentre);
   world.Apply(absl::Seconds(100), ReportArrival{world.unit('A'), world.AssignmentOf('A')});
+  world.Apply(absl::Seconds(110), ReportArrival{world.unit('B'), world.AssignmentOf('B')});
   // On scene before three minutes: professional forces are not called.
   CHECK(EventsOf<EscalationNotified>(world.Apply(absl::Minutes(10), AdvanceTime{})).empty());
   CHECK(world.core().NextDeadline() == std::nullopt);
@@ -424,6 +425,121 @@ TEST_CASE("when every ring is exhausted the incident is short and escalated",
   REQUIRE(notified.size() == 1);
   CHECK(notified[0].target == NotifyTarget::kProfessionalForces);
   CHECK(world.core().FindIncident(OpenedIncident(events))->state == IncidentState::kEscalated);
+}
+
+}  // namespace
+}  // namespace gz
+
+namespace gz {
+namespace {
+
+using testing::EventsOf;
+using testing::GridWorld;
+using testing::SmallTestConfig;
+
+TEST_CASE("an acknowledged unit not on scene by its arrival deadline is replaced",
+          "[dispatch][cascade]") {
+  GridWorld world({"*AB", "..C"});
+  world.RaiseAlertAtStar();
+  const AssignmentId a = world.AssignmentOf('A');
+  world.Apply(absl::Seconds(5), AckAssignment{world.unit('A'), a});
+  world.Apply(absl::Seconds(6), AckAssignment{world.unit('B'), world.AssignmentOf('B')});
+  const Assignment* held = world.core().FindAssignment(a);
+  // A is 20 m away on foot (20 s): deadline = ack + 2 x 20 s + 5 min.
+  CHECK(held->arrival_deadline == world.start() + absl::Seconds(5 + 40 + 300));
+  world.Apply(absl::Seconds(60), ReportArrival{world.unit('B'), world.AssignmentOf('B')});
+  const auto events = world.Apply(absl::Minutes(6), AdvanceTime{});
+  const auto expired = EventsOf<AssignmentExpired>(events);
+  REQUIRE(expired.size() == 1);
+  CHECK(expired[0].unit == world.unit('A'));
+  CHECK(expired[0].reason == CascadeReason::kArrivalTimeout);
+  CHECK(world.AssignedNames(events) == "C");
+}
+
+TEST_CASE("a short incident gets a unit as soon as one is freed", "[dispatch][cascade]") {
+  GridWorld world({"*A"});
+  const auto first = world.RaiseAlertAtStar(absl::ZeroDuration(), Category::kFire);
+  const IncidentId fire = EventsOf<IncidentOpened>(first).at(0).incident;
+  CHECK(EventsOf<IncidentShort>(first).size() == 1);  // needs 2, has 1
+  const auto second = world.RaiseAlertAtStar(absl::Seconds(1), Category::kMedical);
+  const IncidentId medical = EventsOf<IncidentOpened>(second).at(0).incident;
+  CHECK(world.core().FindIncident(medical)->state == IncidentState::kEscalated);
+
+  const auto resolved = world.Apply(absl::Seconds(2), ResolveIncident{fire});
+  const auto issued = EventsOf<AssignmentIssued>(resolved);
+  REQUIRE(issued.size() == 1);
+  CHECK(issued[0].incident == medical);
+  CHECK(issued[0].unit == world.unit('A'));
+  CHECK(world.core().FindIncident(medical)->state == IncidentState::kDispatched);
+}
+
+TEST_CASE("the state change to dispatched comes before the assignments", "[dispatch][events]") {
+  GridWorld world({"..*AB"});
+  const auto events = world.RaiseAlertAtStar();
+  size_t changed = events.size(), first_issued = events.size();
+  for (size_t i = 0; i < events.size(); ++i) {
+    if (std::holds_alternative<IncidentStateChanged>(events[i].body) && changed == events.size()) {
+      changed = i;
+    }
+    if (std::holds_alternative<AssignmentIssued>(events[i].body) && first_issued == events.size()) {
+      first_issued = i;
+    }
+  }
+  REQUIRE(changed < events.size());
+  CHECK(changed < first_issued);
+}
+
+TEST_CASE("a more severe report merged into an incident upgrades its plan", "[dispatch][merge]") {
+  DispatchConfig config = SmallTestConfig();
+  ResponsePlan severe = *config.FindPlan(Category::kFire, Level::kIExtreme);
+  severe.frontline_units = 4;
+  config.SetPlan(Category::kFire, Level::kIExtreme, severe);
+  GridWorld world({"..*ABCDE"}, config);
+  const IncidentId id = EventsOf<IncidentOpened>(world.RaiseAlertAtStar()).at(0).incident;
+  const auto merged = world.Apply(absl::Seconds(10), RaiseAlert{"second", 1, world.alert_point(),
+                                                                Category::kFire, Level::kIExtreme});
+  const auto m = EventsOf<IncidentMerged>(merged);
+  REQUIRE(m.size() == 1);
+  CHECK(m[0].level == Level::kIExtreme);
+  CHECK(world.core().FindIncident(id)->level == Level::kIExtreme);
+  CHECK(world.AssignedNames(merged) == "CD");  // two more frontline units
+}
+
+TEST_CASE("an operator assigns a chosen unit and releases another", "[dispatch][operator]") {
+  GridWorld world({"..*AB.....C"});
+  const IncidentId id = EventsOf<IncidentOpened>(world.RaiseAlertAtStar()).at(0).incident;
+  // C is far away and not ranked, but the operator wants it there.
+  auto events =
+      world.Apply(absl::Seconds(1), ManualAssign{id, world.unit('C'), AssignmentRole::kAssembly});
+  REQUIRE(EventsOf<AssignmentIssued>(events).size() == 1);
+  CHECK(world.AssignmentOf('C') != 0);
+  // Assigning a busy unit is refused.
+  events =
+      world.Apply(absl::Seconds(2), ManualAssign{id, world.unit('A'), AssignmentRole::kFrontline});
+  REQUIRE(EventsOf<CommandRejected>(events).size() == 1);
+  CHECK(EventsOf<CommandRejected>(events)[0].reason == RejectReason::kIllegalTransition);
+  // Releasing A frees it; the frontline is refilled from whoever is left (nobody here: short).
+  const AssignmentId a = world.AssignmentOf('A');
+  events = world.Apply(absl::Seconds(3), ReleaseAssignment{a});
+  const auto released = EventsOf<AssignmentReleased>(events);
+  REQUIRE(released.size() == 1);
+  CHECK(released[0].reason == CascadeReason::kReleasedByOperator);
+  CHECK(world.core().ActiveAssignmentOf(world.unit('A')) == nullptr);
+  // Releasing it again is refused.
+  CHECK(EventsOf<CommandRejected>(world.Apply(absl::Seconds(4), ReleaseAssignment{a})).size() == 1);
+}
+
+TEST_CASE("an operator can withdraw an assigned unit, which cascades", "[dispatch][operator]") {
+  GridWorld world({"*AB", "..C"});
+  world.RaiseAlertAtStar();
+  const auto events =
+      world.Apply(absl::Seconds(1), SetUnitStatus{world.unit('A'), UnitStatus::kOutOfService});
+  const auto released = EventsOf<AssignmentReleased>(events);
+  REQUIRE(released.size() == 1);
+  CHECK(released[0].reason == CascadeReason::kUnitWithdrawn);
+  CHECK(world.AssignedNames(events) == "C");
+  CHECK(world.core().units().unit(*world.core().units().SlotOf(world.unit('A'))).status ==
+        UnitStatus::kOutOfService);
 }
 
 }  // namespace
