@@ -1,6 +1,5 @@
 #include "engine/config/dispatch_config_file.h"
 
-#include <google/protobuf/io/tokenizer.h>
 #include <google/protobuf/text_format.h>
 
 #include <fstream>
@@ -8,6 +7,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "engine/config/text_proto.h"
 #include "absl/strings/str_format.h"
 #include "engine/config/dispatch_config.pb.h"
 
@@ -17,16 +17,6 @@ namespace {
 namespace pb = ::gz::config::v1;
 
 // Collects the first parse error with its position instead of printing to stderr.
-class FirstErrorCollector : public google::protobuf::io::ErrorCollector {
- public:
-  void AddError(int line, int column, const std::string& message) override {
-    if (error_.empty()) error_ = absl::StrCat("line ", line + 1, ":", column + 1, ": ", message);
-  }
-  const std::string& error() const { return error_; }
-
- private:
-  std::string error_;
-};
 
 absl::Status Invalid(const std::string& source, const std::string& what) {
   return absl::InvalidArgumentError(absl::StrCat(source, ": ", what));
@@ -68,12 +58,7 @@ absl::StatusOr<ResponsePlan> ConvertPlan(const pb::ResponsePlan& p, const std::s
 absl::StatusOr<DispatchConfig> ParseDispatchConfig(const std::string& text,
                                                    const std::string& source_name) {
   pb::DispatchConfig file;
-  google::protobuf::TextFormat::Parser parser;
-  FirstErrorCollector errors;
-  parser.RecordErrorsTo(&errors);
-  if (!parser.ParseFromString(text, &file)) {
-    return Invalid(source_name, errors.error().empty() ? "cannot parse" : errors.error());
-  }
+  if (absl::Status s = ParseTextProto(text, source_name, &file); !s.ok()) return s;
 
   DispatchConfig config = DispatchConfig::Defaults();
   if (file.has_travel()) {

@@ -156,8 +156,8 @@ absl::Status DispatchConfig::Validate() const {
       if (p.frontline_units == 0 && p.assembly_headcount == 0) {
         return invalid(name, "sends nobody: frontline_units and assembly_headcount are both 0");
       }
-      if (p.ack_deadline < absl::Seconds(5) || p.ack_deadline > absl::Minutes(10)) {
-        return invalid(absl::StrCat(name, ".ack_deadline"), "must be between 5 s and 10 min");
+      if (p.ack_deadline < absl::Seconds(1) || p.ack_deadline > absl::Minutes(10)) {
+        return invalid(absl::StrCat(name, ".ack_deadline"), "must be between 1 s and 10 min");
       }
       for (size_t i = 0; i < p.escalation.size(); ++i) {
         const EscalationStep& s = p.escalation[i];

@@ -1,0 +1,60 @@
+// dispatchd's options: where it listens, what it loads, and its limits. Defaults live in the
+// struct; config/dispatchd.textproto may override any of them and command-line flags override the
+// file.
+
+#ifndef ENGINE_CONFIG_SERVER_OPTIONS_H_
+#define ENGINE_CONFIG_SERVER_OPTIONS_H_
+
+#include <cstddef>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace gz {
+
+inline constexpr char kServerConfigFile[] = "dispatchd.textproto";
+
+struct ServerOptions {
+  // ZeroMQ endpoints dispatchd binds. "tcp://127.0.0.1:*" picks a free port (printed when ready).
+  std::string intake_endpoint = "tcp://127.0.0.1:7401";     // channel 1: alerts (ROUTER)
+  std::string responder_endpoint = "tcp://127.0.0.1:7402";  // channel 2: responders (ROUTER)
+  std::string operator_endpoint = "tcp://127.0.0.1:7403";   // channel 4: operators (ROUTER)
+  std::string feed_endpoint = "tcp://127.0.0.1:7404";       // channel 3: control-room feed (PUB)
+
+  // The dataset directory (districts, zones, units) and the dispatch policy file; an empty policy
+  // path means <config_dir>/dispatch.textproto.
+  std::string config_dir;
+  std::string dispatch_config_path;
+
+  // Every inbound frame larger than this is refused before parsing (ZMQ_MAXMSGSIZE and the codec).
+  size_t max_frame_bytes = 64 * 1024;
+  // Responders must send a heartbeat this often; silent for 3 intervals, a responder is gone.
+  absl::Duration heartbeat_interval = absl::Seconds(2);
+  // Unreceipted deliveries to a connected responder are sent again this often.
+  absl::Duration resend_interval = absl::Seconds(1);
+  // Deliveries kept per unit while it is away; beyond this the oldest are dropped and counted.
+  size_t max_pending_deliveries_per_unit = 256;
+  // Messages taken from each socket per turn of the loop: alerts first, then operators, then
+  // responders, so a flood of positions cannot delay an alert by more than one bounded batch.
+  int intake_batch = 64;
+  int operator_batch = 16;
+  int responder_batch = 256;
+  // How long sockets try to deliver what is queued when dispatchd stops.
+  absl::Duration linger_on_stop = absl::Seconds(1);
+
+  // OK, or InvalidArgument naming the option and the reason.
+  absl::Status Validate() const;
+};
+
+// Parses config/dispatchd.textproto-style text over the defaults (InvalidArgument names the line or
+// the key). `source_name` is used in messages.
+absl::StatusOr<ServerOptions> ParseServerOptions(const std::string& text,
+                                                 const std::string& source_name);
+// Reads and parses a file; NotFound if missing.
+absl::StatusOr<ServerOptions> ReadServerOptions(const std::string& path);
+
+}  // namespace gz
+
+#endif  // ENGINE_CONFIG_SERVER_OPTIONS_H_

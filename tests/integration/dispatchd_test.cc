@@ -1,0 +1,321 @@
+// Integration tests: the real dispatchd process on 127.0.0.1 with ephemeral ports, real ZeroMQ
+// clients over TCP. Units sit east of the alert point at 10, 20, 30, 40 and 50 m (a small city
+// written by tests/support/small_city.h); every plan sends 2 frontline units.
+
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <catch2/catch.hpp>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+#include <zmq.hpp>
+#include <zmq_addon.hpp>
+
+#include "absl/time/clock.h"
+#include "engine/client/alert_client.h"
+#include "engine/client/responder_client.h"
+#include "protocol/dispatch.pb.h"
+#include "tests/support/dispatchd_process.h"
+#include "tests/support/small_city.h"
+
+namespace gz {
+namespace {
+
+using client::AlertClient;
+using client::Delivery;
+using client::ResponderClient;
+using testing::DispatchdProcess;
+using testing::MakeSmallCity;
+using testing::SmallCity;
+
+namespace pb = ::gz::dispatch::v1;
+
+struct Harness {
+  SmallCity city;
+  std::unique_ptr<DispatchdProcess> dispatchd;
+  zmq::context_t context;
+  std::map<UnitId, std::unique_ptr<ResponderClient>> responders;
+
+  explicit Harness(int ack_deadline_s = 30) {
+    city = MakeSmallCity({10, 20, 30, 40, 50}, 2, ack_deadline_s);
+    auto started = DispatchdProcess::Start(
+        city.config_dir, {"--heartbeat_interval_ms=500", "--resend_interval_ms=200"});
+    REQUIRE(started.ok());
+    dispatchd = *std::move(started);
+  }
+
+  ResponderClient& Responder(UnitId unit) {
+    auto& slot = responders[unit];
+    if (!slot) {
+      auto connected = ResponderClient::Connect(context, {.endpoint = dispatchd->responders(),
+                                                          .unit_id = unit,
+                                                          .request_timeout = absl::Seconds(5)});
+      REQUIRE(connected.ok());
+      slot = *std::move(connected);
+    }
+    return *slot;
+  }
+
+  client::AlertOutcome Raise(uint64_t sequence, Category category = Category::kFire,
+                             const std::string& reporter = "it") {
+    auto alerts = AlertClient::Create(
+        context,
+        {.endpoint = dispatchd->intake(), .reporter_id = reporter, .timeout = absl::Seconds(5)});
+    REQUIRE(alerts.ok());
+    client::Alert alert;
+    alert.client_sequence = sequence;
+    alert.position = city.alert_point;
+    alert.category = category;
+    alert.level = Level::kIvGeneral;
+    auto outcome = (*alerts)->Raise(alert);
+    REQUIRE(outcome.ok());
+    return *outcome;
+  }
+
+  // The next assignment delivered to `unit`, skipping area broadcasts; nullopt after `timeout`.
+  std::optional<Delivery> NextAssignment(UnitId unit, absl::Duration timeout = absl::Seconds(10)) {
+    const absl::Time deadline = absl::Now() + timeout;
+    while (absl::Now() < deadline) {
+      auto d = Responder(unit).Next(deadline - absl::Now());
+      REQUIRE(d.ok());
+      if (d->has_value() && (*d)->kind == Delivery::Kind::kAssignment) return **d;
+    }
+    return std::nullopt;
+  }
+
+  // Everything delivered to `unit` within `timeout`.
+  std::vector<Delivery> Drain(UnitId unit, absl::Duration timeout) {
+    std::vector<Delivery> out;
+    const absl::Time deadline = absl::Now() + timeout;
+    while (absl::Now() < deadline) {
+      auto d = Responder(unit).Next(deadline - absl::Now());
+      REQUIRE(d.ok());
+      if (d->has_value()) out.push_back(**d);
+    }
+    return out;
+  }
+};
+
+// A raw DEALER for sending arbitrary bytes.
+std::string RoundTripRaw(zmq::context_t& context, const std::string& endpoint,
+                         const std::string& bytes) {
+  zmq::socket_t socket(context, zmq::socket_type::dealer);
+  socket.set(zmq::sockopt::linger, 0);
+  socket.set(zmq::sockopt::rcvtimeo, 5000);
+  socket.connect(endpoint);
+  socket.send(zmq::buffer(bytes), zmq::send_flags::none);
+  zmq::message_t reply;
+  if (!socket.recv(reply)) return "";
+  return reply.to_string();
+}
+
+std::string Envelope(const pb::Envelope& e) { return e.SerializeAsString(); }
+
+TEST_CASE("an alert reaches the nearest units and no others and acks acknowledge the incident",
+          "[integration]") {
+  Harness h;
+  for (UnitId u : h.city.units) h.Responder(u);  // the whole small fleet is online
+  const client::AlertOutcome outcome = h.Raise(1);
+  REQUIRE(outcome.accepted);
+  CHECK_FALSE(outcome.merged);
+
+  const auto first = h.NextAssignment(1);
+  const auto second = h.NextAssignment(2);
+  REQUIRE(first.has_value());
+  REQUIRE(second.has_value());
+  CHECK(first->incident_id == outcome.incident_id);
+  CHECK(first->role == AssignmentRole::kFrontline);
+  CHECK(first->category == Category::kFire);
+  // Units 3-5 get the area broadcast but no assignment.
+  for (UnitId u : {3u, 4u, 5u}) {
+    for (const Delivery& d : h.Drain(u, absl::Milliseconds(300))) {
+      CHECK(d.kind != Delivery::Kind::kAssignment);
+    }
+  }
+  REQUIRE(h.Responder(1).Ack(first->assignment_id).ok());
+  REQUIRE(h.Responder(2).Ack(second->assignment_id).ok());
+  // Acking an assignment the unit does not hold is refused with a reason.
+  const absl::Status wrong = h.Responder(3).Ack(first->assignment_id);
+  CHECK_FALSE(wrong.ok());
+  CHECK_THAT(std::string(wrong.message()), Catch::Contains("not_assigned"));
+  CHECK(h.dispatchd->Stop(SIGTERM) == 0);
+  CHECK_THAT(h.dispatchd->output(), Catch::Contains("2 acked"));
+}
+
+TEST_CASE("a decline and silence both cascade to the next unit", "[integration]") {
+  Harness h(/*ack_deadline_s=*/1);
+  for (UnitId u : h.city.units) h.Responder(u);
+  REQUIRE(h.Raise(1).accepted);
+  const auto first = h.NextAssignment(1);
+  REQUIRE(first.has_value());
+  REQUIRE(h.NextAssignment(2).has_value());
+  // Unit 1 declines: unit 3 is next.
+  REQUIRE(h.Responder(1).Decline(first->assignment_id, DeclineReason::kUnsafe).ok());
+  const auto third = h.NextAssignment(3);
+  REQUIRE(third.has_value());
+  // Unit 2 stays silent past its 1 s deadline: unit 4 is next, and unit 2 is told it is released.
+  const auto fourth = h.NextAssignment(4);
+  REQUIRE(fourth.has_value());
+  bool released = false;
+  for (const Delivery& d : h.Drain(2, absl::Milliseconds(500))) {
+    if (d.kind == Delivery::Kind::kReleased) {
+      released = true;
+      CHECK(d.release_reason == CascadeReason::kAckTimeout);
+    }
+  }
+  CHECK(released);
+}
+
+TEST_CASE("a retried alert gets the same answer and opens one incident", "[integration]") {
+  Harness h;
+  const client::AlertOutcome first = h.Raise(77, Category::kMedical, "phone-9");
+  const client::AlertOutcome again = h.Raise(77, Category::kMedical, "phone-9");
+  REQUIRE(first.accepted);
+  REQUIRE(again.accepted);
+  CHECK(again.duplicate);
+  CHECK(again.incident_id == first.incident_id);
+  const client::AlertOutcome other = h.Raise(78, Category::kMedical, "phone-9");
+  CHECK(other.merged);  // same place and category: joins, still one incident
+  CHECK(other.incident_id == first.incident_id);
+}
+
+TEST_CASE("a console that joins late gets the snapshot then live events", "[integration]") {
+  Harness h;
+  const client::AlertOutcome a = h.Raise(1, Category::kFire);
+  const client::AlertOutcome b = h.Raise(2, Category::kMedical);
+  REQUIRE(a.accepted);
+  REQUIRE(b.accepted);
+
+  zmq::socket_t feed(h.context, zmq::socket_type::sub);
+  feed.set(zmq::sockopt::subscribe, "");
+  feed.set(zmq::sockopt::rcvtimeo, 5000);
+  feed.connect(h.dispatchd->feed());
+  zmq::socket_t ops(h.context, zmq::socket_type::dealer);
+  ops.set(zmq::sockopt::rcvtimeo, 5000);
+  ops.connect(h.dispatchd->operators());
+  pb::Envelope request;
+  request.set_protocol_version(1);
+  request.set_sender_id("console");
+  request.set_sequence(1);
+  request.mutable_feed_snapshot_request();
+  ops.send(zmq::buffer(Envelope(request)), zmq::send_flags::none);
+  std::map<uint64_t, pb::IncidentSummary> incidents;
+  uint64_t as_of = 0;
+  for (bool last = false; !last;) {
+    zmq::message_t part;
+    REQUIRE(ops.recv(part));
+    pb::Envelope reply;
+    REQUIRE(reply.ParseFromArray(part.data(), static_cast<int>(part.size())));
+    REQUIRE(reply.has_feed_snapshot());
+    as_of = reply.feed_snapshot().as_of_event_sequence();
+    for (const auto& inc : reply.feed_snapshot().incidents()) incidents[inc.incident_id()] = inc;
+    last = reply.feed_snapshot().last();
+  }
+  CHECK(incidents.count(a.incident_id) == 1);
+  CHECK(incidents.count(b.incident_id) == 1);
+  CHECK(as_of > 0);
+
+  // A new alert after the snapshot arrives on the feed with the next sequences.
+  const client::AlertOutcome c = h.Raise(3, Category::kTraffic);
+  bool opened = false;
+  for (int i = 0; i < 50 && !opened; ++i) {
+    zmq::message_t m;
+    REQUIRE(feed.recv(m));
+    pb::Envelope e;
+    REQUIRE(e.ParseFromArray(m.data(), static_cast<int>(m.size())));
+    REQUIRE(e.has_incident_event());
+    if (e.incident_event().event_sequence() <= as_of) continue;  // already in the snapshot
+    opened = e.incident_event().has_incident_opened() &&
+             e.incident_event().incident_id() == c.incident_id;
+  }
+  CHECK(opened);
+}
+
+TEST_CASE("a responder that reconnects gets what it missed", "[integration]") {
+  Harness h;
+  h.Responder(1);
+  h.Responder(2);
+  uint64_t seen = h.Responder(1).last_delivery_sequence();
+  // Unit 1 goes away; an alert is raised meanwhile.
+  h.responders.erase(1);
+  REQUIRE(h.Raise(1).accepted);
+  // It comes back saying what it had: the assignment is delivered now.
+  auto back = ResponderClient::Connect(h.context, {.endpoint = h.dispatchd->responders(),
+                                                   .unit_id = 1,
+                                                   .request_timeout = absl::Seconds(5),
+                                                   .last_delivery_sequence_seen = seen});
+  REQUIRE(back.ok());
+  h.responders[1] = *std::move(back);
+  const auto missed = h.NextAssignment(1);
+  REQUIRE(missed.has_value());
+  CHECK(missed->delivery_sequence > seen);
+  REQUIRE(h.Responder(1).Ack(missed->assignment_id).ok());
+}
+
+TEST_CASE("garbage and oversized and truncated frames get errors while a good client works",
+          "[integration]") {
+  Harness h;
+  h.Responder(1);
+  // Garbage bytes on the intake: an AlertReply with malformed_message.
+  pb::Envelope reply;
+  REQUIRE(reply.ParseFromString(RoundTripRaw(h.context, h.dispatchd->intake(), "\xff\x01garbage")));
+  REQUIRE(reply.has_alert_reply());
+  CHECK(reply.alert_reply().rejected().reason() == pb::REJECT_REASON_MALFORMED_MESSAGE);
+  CHECK_FALSE(reply.alert_reply().rejected().message().empty());
+
+  // A truncated valid alert.
+  pb::Envelope alert;
+  alert.set_protocol_version(1);
+  alert.set_sender_id("x");
+  alert.set_sequence(1);
+  alert.mutable_raise_alert()->set_reporter_id("x");
+  alert.mutable_raise_alert()->set_client_sequence(1);
+  alert.mutable_raise_alert()->mutable_position()->set_lon(h.city.alert_point.lon);
+  alert.mutable_raise_alert()->mutable_position()->set_lat(h.city.alert_point.lat);
+  alert.mutable_raise_alert()->set_category(pb::CATEGORY_FIRE);
+  alert.mutable_raise_alert()->set_level(pb::LEVEL_IV_GENERAL);
+  const std::string whole = Envelope(alert);
+  REQUIRE(reply.ParseFromString(
+      RoundTripRaw(h.context, h.dispatchd->intake(), whole.substr(0, whole.size() - 3))));
+  CHECK(reply.alert_reply().has_rejected());
+
+  // An operator message on the responder channel: unknown_message_type.
+  pb::Envelope wrong;
+  wrong.set_protocol_version(1);
+  wrong.set_sequence(5);
+  wrong.mutable_get_stats();
+  REQUIRE(
+      reply.ParseFromString(RoundTripRaw(h.context, h.dispatchd->responders(), Envelope(wrong))));
+  REQUIRE(reply.has_command_result());
+  CHECK(reply.command_result().reason() == pb::REJECT_REASON_UNKNOWN_MESSAGE_TYPE);
+
+  // An oversized frame (over 64 KiB) is cut off by ZeroMQ's cap: that connection is dropped and
+  // answered with nothing, and the engine carries on.
+  zmq::socket_t big(h.context, zmq::socket_type::dealer);
+  big.set(zmq::sockopt::linger, 0);
+  big.connect(h.dispatchd->intake());
+  big.send(zmq::buffer(std::string(200 * 1024, 'x')), zmq::send_flags::none);
+
+  // Meanwhile the good client is unaffected.
+  const client::AlertOutcome ok = h.Raise(9);
+  CHECK(ok.accepted);
+  REQUIRE(h.NextAssignment(1).has_value());
+  CHECK(h.dispatchd->Stop(SIGTERM) == 0);
+  CHECK_THAT(h.dispatchd->output(), Catch::Contains("bad frames refused"));
+  CHECK_THAT(h.dispatchd->output(), Catch::Contains("frames_refused.intake.malformed_message"));
+}
+
+TEST_CASE("SIGTERM stops dispatchd cleanly with a summary", "[integration]") {
+  Harness h;
+  REQUIRE(h.Raise(1).accepted);
+  const int status = h.dispatchd->Stop(SIGTERM);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  CHECK_THAT(h.dispatchd->output(), Catch::Contains("dispatchd stopped on signal 15"));
+  CHECK_THAT(h.dispatchd->output(), Catch::Contains("1 incidents opened"));
+}
+
+}  // namespace
+}  // namespace gz
