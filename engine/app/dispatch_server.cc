@@ -456,6 +456,9 @@ class DispatchServer::Impl {
 
   void Fanout(const std::vector<Event>& events) {
     const absl::Time now = absl::Now();
+    // Area broadcasts go out after every assignment of this batch: they reach a whole zone and
+    // must not delay the units that were actually sent.
+    std::vector<const IncidentOpened*> broadcasts;
     for (const Event& e : events) {
       // Replies (AlertAccepted, CommandRejected) are answered to their sender and have no feed
       // message: they take no feed sequence, so consoles see no gap.
@@ -485,11 +488,12 @@ class DispatchServer::Impl {
                                                           seq, NextHeader()),
                       0, now);
             } else if constexpr (std::is_same_v<T, IncidentOpened>) {
-              BroadcastToZone(body, now);
+              broadcasts.push_back(&body);
             }
           },
           e.body);
     }
+    for (const IncidentOpened* opened : broadcasts) BroadcastToZone(*opened, now);
   }
 
   void BroadcastToZone(const IncidentOpened& opened, absl::Time now) {

@@ -753,6 +753,19 @@ std::vector<TimelineEntry> Timeline(const DispatchCore& core, const Incident& in
   };
   IncidentState from = IncidentState::kUnspecified;
   for (const StateChange& change : inc.timeline) {
+    if (from == IncidentState::kUnspecified && change.state == IncidentState::kReported) {
+      // The first entry is the opening itself, not a change from nothing.
+      auto* opened = add(change.at, 0, 0, 0)->mutable_incident_opened();
+      opened->mutable_position()->set_lon(inc.position.lon);
+      opened->mutable_position()->set_lat(inc.position.lat);
+      opened->set_category(ToWire(inc.category));
+      opened->set_level(ToWire(inc.level));
+      opened->set_district(inc.district);
+      opened->set_zone_id(inc.zone);
+      opened->set_reports(static_cast<uint32_t>(inc.reports));
+      from = change.state;
+      continue;
+    }
     auto* d = add(change.at, StateRank(change.state), 0, 0)->mutable_state_changed();
     d->set_from_state(ToWire(from));
     d->set_to_state(ToWire(change.state));

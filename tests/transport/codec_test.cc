@@ -1000,7 +1000,7 @@ TEST_CASE("incident detail reconstructs the timeline in time order", "[transport
                      e.detail_case());
   }
   const std::vector<std::pair<int64_t, E::DetailCase>> expected{
-      {0, E::kStateChanged},         // reported
+      {0, E::kIncidentOpened},       // reported
       {0, E::kStateChanged},         // dispatched
       {0, E::kAssignmentIssued},     // A
       {0, E::kAssignmentIssued},     // B
@@ -1016,8 +1016,8 @@ TEST_CASE("incident detail reconstructs the timeline in time order", "[transport
       {90, E::kAssignmentReleased},  // C
   };
   CHECK(got == expected);
-  CHECK(d.timeline(0).state_changed().from_state() == pb::INCIDENT_STATE_UNSPECIFIED);
-  CHECK(d.timeline(0).state_changed().to_state() == pb::INCIDENT_STATE_REPORTED);
+  CHECK(d.timeline(0).incident_opened().category() == pb::CATEGORY_FIRE);
+  CHECK(d.timeline(0).incident_opened().reports() == 1);
   CHECK(d.timeline(1).state_changed().from_state() == pb::INCIDENT_STATE_REPORTED);
   CHECK(d.timeline(1).state_changed().to_state() == pb::INCIDENT_STATE_DISPATCHED);
   CHECK(d.timeline(6).assignment_declined().reason() == pb::DECLINE_REASON_UNDERSTAFFED);
