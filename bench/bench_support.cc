@@ -25,7 +25,9 @@ std::string CpuModel() {
   return "unknown";
 }
 
-std::string Commit() {
+}  // namespace
+
+std::string GitCommit() {
   const std::string command =
       std::string("git -C '") + DISPATCH_SOURCE_DIR + "' describe --always --dirty 2>/dev/null";
   std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command.c_str(), "r"), pclose);
@@ -37,13 +39,13 @@ std::string Commit() {
   return commit.empty() ? "unknown" : commit;
 }
 
-}  // namespace
+std::string BuildType() { return DISPATCH_BUILD_TYPE; }
 
 void PrintEnvironment(const std::string& program) {
   std::printf("%s\n", program.c_str());
   std::printf("  build:    %s, %s %s\n", DISPATCH_BUILD_TYPE, "gcc", __VERSION__);
   std::printf("  cpu:      %s x %u\n", CpuModel().c_str(), std::thread::hardware_concurrency());
-  std::printf("  commit:   %s\n", Commit().c_str());
+  std::printf("  commit:   %s\n", GitCommit().c_str());
 #ifndef NDEBUG
   std::printf("  WARNING:  assertions are enabled (NDEBUG not defined): figures are pessimistic\n");
 #endif

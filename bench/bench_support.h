@@ -13,6 +13,11 @@ namespace gz::bench {
 // on.
 void PrintEnvironment(const std::string& program);
 
+// The pieces of that banner, for result files: `git describe --always --dirty` of the source tree
+// ("unknown" outside a checkout) and CMAKE_BUILD_TYPE.
+std::string GitCommit();
+std::string BuildType();
+
 // Percentiles of a set of samples in nanoseconds.
 struct LatencySummary {
   size_t count = 0;
