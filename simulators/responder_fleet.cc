@@ -3,8 +3,15 @@
 // (ride, drive) to the scene at the unit's speed and report arrival. Prints progress while it runs
 // and a summary at the end.
 //
-// All units run on one thread through the responder client library (each client is polled in
-// turn; the library keeps each session alive). Split a big fleet across processes with --shard.
+// All units of a process run on one thread through the responder client library (each client is
+// polled in turn; the library keeps each session alive). Each connection costs two descriptors, so
+// a big fleet is split across processes: --processes=N forks N shards (0: enough for the
+// descriptor limit), or run shards by hand with --shard=i/n. Patrolling units (--patrol_share)
+// wander around their post and report their position every --position_interval_s.
+
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <csignal>
 #include <cstdio>
@@ -43,6 +50,10 @@ ABSL_FLAG(double, time_scale, 1.0,
 ABSL_FLAG(double, duration_s, 0, "Stop after this many seconds (0: until SIGINT/SIGTERM).");
 ABSL_FLAG(double, progress_s, 5, "Print progress this often.");
 ABSL_FLAG(uint64_t, seed, 1, "Seed for the people's behaviour.");
+ABSL_FLAG(int, processes, 1,
+          "Fork this many shard processes (0: as many as the descriptor limit needs).");
+ABSL_FLAG(double, patrol_share, 0.05, "Share of units that patrol and report positions.");
+ABSL_FLAG(double, position_interval_s, 10, "How often a patrolling unit reports its position.");
 
 namespace gz {
 namespace {
@@ -61,8 +72,21 @@ struct Action {
 
 struct Totals {
   uint64_t assignments = 0, acked = 0, declined = 0, silent = 0, arrived = 0, released = 0,
-           broadcasts = 0, refused = 0;
+           broadcasts = 0, refused = 0, positions = 0;
 };
+
+// Raises the soft descriptor limit as far as allowed; returns the limit in force.
+rlim_t RaiseDescriptorLimit() {
+  rlimit limit{};
+  getrlimit(RLIMIT_NOFILE, &limit);
+  rlimit wanted{std::max<rlim_t>(limit.rlim_max, 65536), std::max<rlim_t>(limit.rlim_max, 65536)};
+  if (setrlimit(RLIMIT_NOFILE, &wanted) != 0) {  // not root: up to the hard limit only
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+  }
+  getrlimit(RLIMIT_NOFILE, &limit);
+  return limit.rlim_cur;
+}
 
 bool ParsePoint(const std::string& text, LonLat* out) {
   std::vector<std::string> parts = absl::StrSplit(text, ':');
@@ -70,7 +94,7 @@ bool ParsePoint(const std::string& text, LonLat* out) {
          absl::SimpleAtod(parts[1], &out->lat);
 }
 
-int Run() {
+int Run(int shard, int shards) {
   const std::string dir = absl::GetFlag(FLAGS_config_dir);
   absl::StatusOr<CityData> city = LoadCityData(dir);
   if (!city.ok()) {
@@ -85,15 +109,6 @@ int Run() {
       return 64;
     }
     centres.push_back(city->projection.ToPlane(p));
-  }
-  int shard = 0, shards = 1;
-  {
-    std::vector<std::string> parts = absl::StrSplit(absl::GetFlag(FLAGS_shard), '/');
-    if (parts.size() != 2 || !absl::SimpleAtoi(parts[0], &shard) ||
-        !absl::SimpleAtoi(parts[1], &shards) || shards < 1 || shard < 0 || shard >= shards) {
-      std::fprintf(stderr, "responder_fleet: --shard wants i/n with 0 <= i < n\n");
-      return 64;
-    }
   }
   std::vector<const Unit*> chosen;
   for (const Unit& u : city->units) {
@@ -114,16 +129,33 @@ int Run() {
   context.set(zmq::ctxopt::max_sockets, static_cast<int>(chosen.size()) + 64);
   std::vector<std::unique_ptr<client::ResponderClient>> clients;
   const std::string endpoint = absl::GetFlag(FLAGS_responders);
+  size_t failed = 0;
+  size_t keepalive = 0;
   for (const Unit* u : chosen) {
-    auto c = client::ResponderClient::Connect(context, {.endpoint = endpoint, .unit_id = u->id});
+    absl::StatusOr<std::unique_ptr<client::ResponderClient>> c;
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      c = client::ResponderClient::Connect(
+          context, {.endpoint = endpoint, .unit_id = u->id, .request_timeout = absl::Seconds(5)});
+      if (c.ok()) break;
+    }
     if (!c.ok()) {
-      std::fprintf(stderr, "responder_fleet: unit %u: %s\n", u->id,
+      std::fprintf(stderr, "responder_fleet: unit %u stays offline: %s\n", u->id,
                    std::string(c.status().message()).c_str());
-      return 2;
+      ++failed;
+      continue;
     }
     clients.push_back(*std::move(c));
+    // Connecting thousands of units takes seconds: keep the sessions already open alive
+    // (heartbeats happen inside Next) by servicing a few of them after each new one.
+    for (int k = 0; k < 8 && !clients.empty(); ++k) {
+      (void)clients[keepalive++ % clients.size()]->Next(absl::ZeroDuration());
+    }
   }
-  std::printf("responder_fleet: %zu units online at %s\n", clients.size(), endpoint.c_str());
+  if (clients.empty() && !chosen.empty()) return 2;
+  const std::string name =
+      shards > 1 ? absl::StrCat("responder_fleet[", shard, "/", shards, "]") : "responder_fleet";
+  std::printf("%s: %zu units online at %s%s\n", name.c_str(), clients.size(), endpoint.c_str(),
+              failed > 0 ? absl::StrCat(" (", failed, " could not connect)").c_str() : "");
   std::fflush(stdout);
 
   std::signal(SIGINT, OnSignal);
@@ -132,21 +164,37 @@ int Run() {
   const double scale = std::max(0.01, absl::GetFlag(FLAGS_time_scale));
   std::priority_queue<Action, std::vector<Action>, std::greater<>> actions;
   uint64_t order = 0;
+  // Patrols: which clients wander, and where they are now (plane metres around their post).
+  struct Patrol {
+    size_t client;
+    PlanePoint home;
+    PlanePoint at;
+    absl::Time next_report;
+  };
+  std::vector<Patrol> patrols;
+  for (size_t i = 0; i < chosen.size(); ++i) {
+    if (random.Uniform() >= absl::GetFlag(FLAGS_patrol_share)) continue;
+    const PlanePoint home = city->projection.ToPlane(chosen[i]->position);
+    patrols.push_back(
+        {i, home, home,
+         absl::Now() + absl::Seconds(random.Uniform(0, absl::GetFlag(FLAGS_position_interval_s)))});
+  }
   Totals totals;
   const absl::Time start = absl::Now();
   absl::Time next_progress = start + absl::Seconds(absl::GetFlag(FLAGS_progress_s));
   const double duration = absl::GetFlag(FLAGS_duration_s);
   const auto progress = [&](const char* label) {
     std::printf(
-        "responder_fleet %s: %zu online, %llu assignments: %llu acked, %llu declined, %llu silent, "
-        "%llu on scene, %llu released; %llu area broadcasts; %llu refused\n",
-        label, clients.size(), static_cast<unsigned long long>(totals.assignments),
+        "%s %s: %zu online, %llu assignments: %llu acked, %llu declined, %llu silent, "
+        "%llu on scene, %llu released; %llu area broadcasts; %llu positions; %llu refused\n",
+        name.c_str(), label, clients.size(), static_cast<unsigned long long>(totals.assignments),
         static_cast<unsigned long long>(totals.acked),
         static_cast<unsigned long long>(totals.declined),
         static_cast<unsigned long long>(totals.silent),
         static_cast<unsigned long long>(totals.arrived),
         static_cast<unsigned long long>(totals.released),
         static_cast<unsigned long long>(totals.broadcasts),
+        static_cast<unsigned long long>(totals.positions),
         static_cast<unsigned long long>(totals.refused));
     std::fflush(stdout);
   };
@@ -209,6 +257,21 @@ int Run() {
       // A refusal is normal: the assignment expired or the incident ended meanwhile.
       if (!s.ok()) ++totals.refused;
     }
+    for (Patrol& p : patrols) {
+      if (p.next_report > now) continue;
+      // A random walk that stays within about 800 m of the post.
+      const auto [dx, dy] = random.NormalPair();
+      p.at.x = p.home.x + 0.7 * (p.at.x - p.home.x) + dx * 150;
+      p.at.y = p.home.y + 0.7 * (p.at.y - p.home.y) + dy * 150;
+      if (clients[p.client]
+              ->Update(std::nullopt, std::nullopt, city->projection.ToLonLat(p.at))
+              .ok()) {
+        ++totals.positions;
+      } else {
+        ++totals.refused;
+      }
+      p.next_report = now + absl::Seconds(absl::GetFlag(FLAGS_position_interval_s) / scale);
+    }
     if (now >= next_progress) {
       progress("progress");
       next_progress = now + absl::Seconds(absl::GetFlag(FLAGS_progress_s));
@@ -231,5 +294,45 @@ int main(int argc, char** argv) {
       "  responder_fleet --near=113.2644:23.1291 --radius_m=2000 --time_scale=20\n"
       "  responder_fleet --shard=0/4 ...   # a quarter of the fleet in this process");
   absl::ParseCommandLine(argc, argv);
-  return gz::Run();
+  int shard = 0, shards = 1;
+  std::vector<std::string> parts = absl::StrSplit(absl::GetFlag(FLAGS_shard), '/');
+  if (parts.size() != 2 || !absl::SimpleAtoi(parts[0], &shard) ||
+      !absl::SimpleAtoi(parts[1], &shards) || shards < 1 || shard < 0 || shard >= shards) {
+    std::fprintf(stderr, "responder_fleet: --shard wants i/n with 0 <= i < n\n");
+    return 64;
+  }
+  const rlim_t descriptors = gz::RaiseDescriptorLimit();
+  int processes = absl::GetFlag(FLAGS_processes);
+  if (processes == 0) {
+    // Two descriptors per connection, plus headroom; the whole city is 23,000 units.
+    processes = static_cast<int>(std::max<rlim_t>(1, (2 * 23000 + 1000) / descriptors + 1));
+  }
+  if (processes <= 1 || shards > 1) return gz::Run(shard, shards);
+  std::vector<pid_t> children;
+  for (int i = 0; i < processes; ++i) {
+    const pid_t pid = fork();
+    if (pid == 0) return gz::Run(i, processes);
+    children.push_back(pid);
+  }
+  // SIGINT/SIGTERM reach the parent: pass them on, then wait for every shard's summary. No
+  // SA_RESTART, so the signal interrupts waitpid.
+  struct sigaction action {};
+  action.sa_handler = gz::OnSignal;
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+  int failed = 0;
+  for (size_t waited = 0; waited < children.size();) {
+    int status = 0;
+    const pid_t pid = waitpid(-1, &status, 0);
+    if (pid < 0) {
+      if (errno == EINTR && gz::g_stop) {
+        for (pid_t c : children) kill(c, SIGTERM);
+        gz::g_stop = 0;
+      }
+      continue;
+    }
+    ++waited;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) ++failed;
+  }
+  return failed == 0 ? 0 : 1;
 }

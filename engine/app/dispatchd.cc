@@ -1,6 +1,9 @@
 // dispatchd: the dispatch engine as a service. Loads the city and the dispatch policy, binds the
 // four ZeroMQ channels and serves until SIGINT/SIGTERM, then prints a summary.
 
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <cstdio>
 #include <string>
 
@@ -33,6 +36,19 @@ ABSL_FLAG(int, resend_interval_ms, 0, "Resend interval for unreceipted deliverie
 
 namespace {
 
+// Every responder connection costs a descriptor: the whole city needs about 23,000. Raise the
+// soft limit as far as allowed (as root, past the hard limit).
+void RaiseDescriptorLimit() {
+  rlimit limit{};
+  getrlimit(RLIMIT_NOFILE, &limit);
+  const rlim_t wanted = std::max<rlim_t>(limit.rlim_max, 65536);
+  rlimit raised{wanted, wanted};
+  if (setrlimit(RLIMIT_NOFILE, &raised) != 0) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
 int Fail(const std::string& what) {
   std::fprintf(stderr, "dispatchd: %s\n", what.c_str());
   return 1;
@@ -51,6 +67,7 @@ int main(int argc, char** argv) {
       "  dispatchd                       # the Guangzhou default on 127.0.0.1:7401-7404\n"
       "  dispatchd --intake=tcp://127.0.0.1:* --responders=tcp://127.0.0.1:* ...");
   absl::ParseCommandLine(argc, argv);
+  RaiseDescriptorLimit();
   const std::string config_dir = absl::GetFlag(FLAGS_config_dir);
 
   gz::ServerOptions options;
