@@ -149,6 +149,7 @@ absl::StatusOr<std::unique_ptr<FeedListener>> FeedListener::Connect(
   return listener;
 }
 
+FeedListener::FeedListener(std::unique_ptr<Sockets> sockets) : sockets_(std::move(sockets)) {}
 FeedListener::~FeedListener() = default;
 
 absl::StatusOr<std::optional<FeedEvent>> FeedListener::Next(absl::Duration timeout) {

@@ -50,7 +50,7 @@ class FeedListener {
 
  private:
   struct Sockets;
-  explicit FeedListener(std::unique_ptr<Sockets> sockets) : sockets_(std::move(sockets)) {}
+  explicit FeedListener(std::unique_ptr<Sockets> sockets);
 
   std::unique_ptr<Sockets> sockets_;
   uint64_t snapshot_sequence_ = 0;

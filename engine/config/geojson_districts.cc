@@ -178,6 +178,7 @@ absl::StatusOr<std::vector<District>> ReadDistrictsGeoJson(const std::string& ge
     district.code = *code;
     district.name_zh = f->second->name_zh;
     district.name_en = f->second->name_en;
+    district.population = f->second->population;
     district.polygons = *std::move(polygons);
     districts.push_back(std::move(district));
   }

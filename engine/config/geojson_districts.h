@@ -3,8 +3,8 @@
 // The GeoJSON is a FeatureCollection with one feature per district: `properties.adcode` is the
 // district code, `geometry` a Polygon or MultiPolygon of WGS84 lon/lat rings (outer ring first,
 // then holes). Closing vertices that repeat the first are dropped, as Ring requires. Names (zh/en)
-// come from the population CSV (config/guangzhou_districts_population.csv), which must list every
-// code.
+// and the population come from the population CSV (config/guangzhou_districts_population.csv),
+// which must list every code.
 //
 // Parsing goes through protobuf's JSON parser into google::protobuf::Struct, so no JSON library is
 // needed; protobuf stays inside this library, out of the core.

@@ -14,6 +14,7 @@
 #ifndef ENGINE_GEO_DISTRICT_MAP_H_
 #define ENGINE_GEO_DISTRICT_MAP_H_
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -35,6 +36,7 @@ struct District {
   DistrictCode code = 0;
   std::string name_zh;                                // e.g. 荔湾区
   std::string name_en;                                // e.g. Liwan
+  int64_t population = 0;                             // resident population (0: unknown)
   std::vector<Polygon> polygons;                      // a multipolygon
   double min_x = 0, min_y = 0, max_x = 0, max_y = 0;  // bounding box, filled by DistrictMap
 };
