@@ -70,6 +70,8 @@ ABSL_FLAG(double, lon, 113.2644, "Alert longitude (default: Haizhu Square, Yuexi
 ABSL_FLAG(double, lat, 23.1291, "Alert latitude.");
 ABSL_FLAG(std::string, config_dir, DISPATCH_CONFIG_DIR, "Dataset and config dispatchd loads.");
 ABSL_FLAG(std::string, json, E2E_BENCH_DEFAULT_JSON, "Where to write the figures as JSON.");
+ABSL_FLAG(std::vector<std::string>, dispatchd_flags, {},
+          "Extra flags for dispatchd, comma separated (e.g. --zone_broadcast_min_level=1).");
 ABSL_FLAG(int, spin_us, 200,
           "Wake this long before each scheduled send and spin, so sends leave on time (the VM's "
           "timer wake-up alone is ~50 µs late); 0 = wake by the timer only.");
@@ -1258,7 +1260,8 @@ int Run(const Options& options) {
     return Fail(units.status());
   }
   const int64_t start = NowNs();
-  auto dispatchd = testing::DispatchdProcess::Start(options.config_dir);
+  auto dispatchd =
+      testing::DispatchdProcess::Start(options.config_dir, absl::GetFlag(FLAGS_dispatchd_flags));
   if (!dispatchd.ok()) {
     StopEchoChild(*echo);
     return Fail(dispatchd.status());

@@ -191,7 +191,15 @@ absl::StatusOr<DrillRecord> RunLiveDrill(const CityData& city, const Scenario& s
       ++sent;
       if (!outcome.ok()) {
         ++failed;
-      } else if (!outcome->accepted) {
+        continue;
+      }
+      // Replies are not on the feed: record them as the core emitted them in-process.
+      const absl::Time answered = to_scenario(absl::Now());
+      if (outcome->accepted) {
+        record.events.push_back(
+            Event{answered, AlertAccepted{a.reporter_id, a.client_sequence, outcome->incident_id,
+                                          outcome->merged, outcome->duplicate}});
+      } else {
         ++refused;
       }
     }

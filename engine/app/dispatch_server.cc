@@ -458,7 +458,7 @@ class DispatchServer::Impl {
     const absl::Time now = absl::Now();
     // Area broadcasts go out after every assignment of this batch: they reach a whole zone and
     // must not delay the units that were actually sent.
-    std::vector<const IncidentOpened*> broadcasts;
+    std::vector<IncidentOpened> broadcasts;
     for (const Event& e : events) {
       // Replies (AlertAccepted, CommandRejected) are answered to their sender and have no feed
       // message: they take no feed sequence, so consoles see no gap.
@@ -488,12 +488,21 @@ class DispatchServer::Impl {
                                                           seq, NextHeader()),
                       0, now);
             } else if constexpr (std::is_same_v<T, IncidentOpened>) {
-              broadcasts.push_back(&body);
+              if (options_.zone_broadcast_min_level > 0 &&
+                  static_cast<int>(body.level) >= options_.zone_broadcast_min_level) {
+                broadcasts.push_back(body);
+              }
             }
           },
           e.body);
     }
-    for (const IncidentOpened* opened : broadcasts) BroadcastToZone(*opened, now);
+    // ...and after this turn's replies have been handed to ZeroMQ: post them behind the loop.
+    if (!broadcasts.empty()) {
+      boost::asio::post(io_, [this, broadcasts = std::move(broadcasts)] {
+        if (stopping_) return;
+        for (const IncidentOpened& opened : broadcasts) BroadcastToZone(opened, absl::Now());
+      });
+    }
   }
 
   void BroadcastToZone(const IncidentOpened& opened, absl::Time now) {

@@ -33,6 +33,9 @@ ABSL_FLAG(std::string, operator_endpoint, "",
 ABSL_FLAG(std::string, feed, "", "Control-room feed endpoint (PUB), e.g. tcp://127.0.0.1:7404.");
 ABSL_FLAG(int, heartbeat_interval_ms, 0, "Responder heartbeat interval; 0 keeps the config's.");
 ABSL_FLAG(int, resend_interval_ms, 0, "Resend interval for unreceipted deliveries; 0 keeps it.");
+ABSL_FLAG(int, zone_broadcast_min_level, -1,
+          "Area broadcasts for levels from this up (1 = IV/all ... 4 = I, 0 = never); -1 keeps the "
+          "config's.");
 
 namespace {
 
@@ -100,6 +103,9 @@ int main(int argc, char** argv) {
   }
   if (absl::GetFlag(FLAGS_resend_interval_ms) > 0) {
     options.resend_interval = absl::Milliseconds(absl::GetFlag(FLAGS_resend_interval_ms));
+  }
+  if (absl::GetFlag(FLAGS_zone_broadcast_min_level) >= 0) {
+    options.zone_broadcast_min_level = absl::GetFlag(FLAGS_zone_broadcast_min_level);
   }
   if (absl::Status s = options.Validate(); !s.ok()) return Fail(std::string(s.message()));
 

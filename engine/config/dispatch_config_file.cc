@@ -7,9 +7,9 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "engine/config/text_proto.h"
 #include "absl/strings/str_format.h"
 #include "engine/config/dispatch_config.pb.h"
+#include "engine/config/text_proto.h"
 
 namespace gz {
 namespace {

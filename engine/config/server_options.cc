@@ -7,12 +7,11 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "engine/config/text_proto.h"
 #include "engine/config/server_config.pb.h"
+#include "engine/config/text_proto.h"
 
 namespace gz {
 namespace {
-
 
 absl::Status CheckEndpoint(const char* name, const std::string& endpoint) {
   if (!absl::StartsWith(endpoint, "tcp://") && !absl::StartsWith(endpoint, "ipc://") &&
@@ -50,6 +49,9 @@ absl::Status ServerOptions::Validate() const {
   if (intake_batch < 1 || operator_batch < 1 || responder_batch < 1) {
     return invalid("*_batch", "every batch size must be at least 1");
   }
+  if (zone_broadcast_min_level < 0 || zone_broadcast_min_level > 4) {
+    return invalid("zone_broadcast_min_level", "must be 0 (never) or a level from 1 (IV) to 4 (I)");
+  }
   if (linger_on_stop < absl::ZeroDuration() || linger_on_stop > absl::Minutes(1)) {
     return invalid("linger_on_stop", "must be between 0 and 1 min");
   }
@@ -79,6 +81,9 @@ absl::StatusOr<ServerOptions> ParseServerOptions(const std::string& text,
   if (file.has_operator_batch()) o.operator_batch = static_cast<int>(file.operator_batch());
   if (file.has_responder_batch()) o.responder_batch = static_cast<int>(file.responder_batch());
   if (file.has_linger_on_stop_ms()) o.linger_on_stop = absl::Milliseconds(file.linger_on_stop_ms());
+  if (file.has_zone_broadcast_min_level()) {
+    o.zone_broadcast_min_level = static_cast<int>(file.zone_broadcast_min_level());
+  }
   if (absl::Status s = o.Validate(); !s.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(source_name, ": ", s.message()));
   }

@@ -41,6 +41,10 @@ struct ServerOptions {
   int intake_batch = 64;
   int operator_batch = 16;
   int responder_batch = 256;
+  // Area broadcasts (a notice to every connected unit of the incident's street zone) go out for
+  // incidents of at least this level: 1 = every level (IV and up), 2 = III and up, 3 = II and up,
+  // 4 = I only, 0 = never. The units actually needed get assignments whatever this says.
+  int zone_broadcast_min_level = 2;
   // How long sockets try to deliver what is queued when dispatchd stops.
   absl::Duration linger_on_stop = absl::Seconds(1);
 
