@@ -41,7 +41,7 @@ namespace {
 
 // Every responder connection costs a descriptor: the whole city needs about 23,000. Raise the
 // soft limit as far as allowed (as root, past the hard limit).
-void RaiseDescriptorLimit() {
+rlim_t RaiseDescriptorLimit() {
   rlimit limit{};
   getrlimit(RLIMIT_NOFILE, &limit);
   const rlim_t wanted = std::max<rlim_t>(limit.rlim_max, 65536);
@@ -50,6 +50,8 @@ void RaiseDescriptorLimit() {
     limit.rlim_cur = limit.rlim_max;
     setrlimit(RLIMIT_NOFILE, &limit);
   }
+  getrlimit(RLIMIT_NOFILE, &limit);
+  return limit.rlim_cur;
 }
 
 int Fail(const std::string& what) {
@@ -70,7 +72,7 @@ int main(int argc, char** argv) {
       "  dispatchd                       # the Guangzhou default on 127.0.0.1:7401-7404\n"
       "  dispatchd --intake=tcp://127.0.0.1:* --responders=tcp://127.0.0.1:* ...");
   absl::ParseCommandLine(argc, argv);
-  RaiseDescriptorLimit();
+  const rlim_t descriptors = RaiseDescriptorLimit();
   const std::string config_dir = absl::GetFlag(FLAGS_config_dir);
 
   gz::ServerOptions options;
@@ -115,6 +117,17 @@ int main(int argc, char** argv) {
   absl::StatusOr<gz::DispatchConfig> policy = gz::ReadDispatchConfig(options.dispatch_config_path);
   if (!policy.ok()) return Fail(std::string(policy.status().message()));
   const size_t units = city->units.size();
+  // libzmq's listener retries a failed accept (EMFILE) in a tight loop that starves every other
+  // connection, so a fleet larger than the descriptor limit is a real hazard: say so up front.
+  if (descriptors < units + 1000) {
+    std::fprintf(
+        stderr,
+        "dispatchd: warning: the descriptor limit is %llu, so at most about %llu responders "
+        "can be connected at once (the unit set has %zu); raise it (e.g. LimitNOFILE=65536) "
+        "before bringing the whole fleet online\n",
+        static_cast<unsigned long long>(descriptors),
+        static_cast<unsigned long long>(descriptors > 1000 ? descriptors - 1000 : 0), units);
+  }
   const size_t zones = city->map->zones().size();
 
   absl::StatusOr<std::unique_ptr<gz::DispatchServer>> server =
