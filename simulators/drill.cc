@@ -44,6 +44,9 @@ ABSL_FLAG(std::string, intake, "tcp://127.0.0.1:7401", "Live only: dispatchd's i
 ABSL_FLAG(std::string, operator_endpoint, "tcp://127.0.0.1:7403",
           "Live only: its operator socket.");
 ABSL_FLAG(std::string, feed, "tcp://127.0.0.1:7404", "Live only: its feed.");
+ABSL_FLAG(double, drain_minutes, 60,
+          "Live only: after the last alert, wait at most this much scenario time for open "
+          "incidents to end.");
 
 namespace {
 
@@ -116,6 +119,7 @@ int main(int argc, char** argv) {
     options.operator_endpoint = absl::GetFlag(FLAGS_operator_endpoint);
     options.feed_endpoint = absl::GetFlag(FLAGS_feed);
     options.speed = absl::GetFlag(FLAGS_speed);
+    options.drain = absl::Minutes(absl::GetFlag(FLAGS_drain_minutes));
     std::fprintf(stderr, "drill: live, %zu alerts over %s of scenario time at %gx\n", alerts.size(),
                  absl::FormatDuration(scenario->duration).c_str(), options.speed);
     record = gz::sim::RunLiveDrill(*city, *scenario, alerts, options);
