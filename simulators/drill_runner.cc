@@ -196,6 +196,7 @@ absl::StatusOr<DrillRecord> RunLiveDrill(const CityData& city, const Scenario& s
       // Replies are not on the feed: record them as the core emitted them in-process.
       const absl::Time answered = to_scenario(absl::Now());
       if (outcome->accepted) {
+        open.insert(outcome->incident_id);  // known now, before its feed events arrive
         record.events.push_back(
             Event{answered, AlertAccepted{a.reporter_id, a.client_sequence, outcome->incident_id,
                                           outcome->merged, outcome->duplicate}});
@@ -213,9 +214,10 @@ absl::StatusOr<DrillRecord> RunLiveDrill(const CityData& city, const Scenario& s
     if (now >= give_up + absl::Minutes(1)) break;
 
     // Take feed events until the next thing is due.
-    absl::Time wake = next_alert < alerts.size() ? to_wall(alerts[next_alert].at) : give_up;
+    absl::Time wake = now + absl::Milliseconds(100);
+    if (next_alert < alerts.size()) wake = std::min(wake, to_wall(alerts[next_alert].at));
     if (!steps.empty()) wake = std::min(wake, steps.front().at);
-    wake = std::min(wake, now + absl::Milliseconds(100));
+    if (give_up > now) wake = std::min(wake, give_up);
     absl::StatusOr<std::optional<client::FeedEvent>> got =
         (*feed)->Next(std::max(absl::ZeroDuration(), wake - absl::Now()));
     if (!got.ok()) return got.status();
@@ -244,6 +246,15 @@ absl::StatusOr<DrillRecord> RunLiveDrill(const CityData& city, const Scenario& s
                    static_cast<unsigned long long>(failed), open.size(), record.events.size());
       next_progress = absl::Now() + options.progress_every;
     }
+  }
+  // The last commands' events (the final closes) are still on their way: read the feed until it
+  // has been quiet for a moment.
+  for (;;) {
+    absl::StatusOr<std::optional<client::FeedEvent>> got = (*feed)->Next(absl::Milliseconds(300));
+    if (!got.ok() || !got->has_value()) break;
+    Event e = (*got)->event;
+    e.at = to_scenario(e.at);
+    record.events.push_back(std::move(e));
   }
   record.end = std::max(scenario.end(), to_scenario(absl::Now()));
   record.wall_seconds = absl::ToDoubleSeconds(absl::Now() - wall_start);

@@ -131,6 +131,7 @@ int Run(int shard, int shards) {
   const std::string endpoint = absl::GetFlag(FLAGS_responders);
   size_t failed = 0;
   size_t keepalive = 0;
+  std::vector<const Unit*> online;  // online[i] is the unit of clients[i]
   for (const Unit* u : chosen) {
     absl::StatusOr<std::unique_ptr<client::ResponderClient>> c;
     for (int attempt = 0; attempt < 3; ++attempt) {
@@ -145,6 +146,7 @@ int Run(int shard, int shards) {
       continue;
     }
     clients.push_back(*std::move(c));
+    online.push_back(u);
     // Connecting thousands of units takes seconds: keep the sessions already open alive
     // (heartbeats happen inside Next) by servicing a few of them after each new one.
     for (int k = 0; k < 8 && !clients.empty(); ++k) {
@@ -172,9 +174,9 @@ int Run(int shard, int shards) {
     absl::Time next_report;
   };
   std::vector<Patrol> patrols;
-  for (size_t i = 0; i < chosen.size(); ++i) {
+  for (size_t i = 0; i < clients.size(); ++i) {  // only units that are online patrol
     if (random.Uniform() >= absl::GetFlag(FLAGS_patrol_share)) continue;
-    const PlanePoint home = city->projection.ToPlane(chosen[i]->position);
+    const PlanePoint home = city->projection.ToPlane(online[i]->position);
     patrols.push_back(
         {i, home, home,
          absl::Now() + absl::Seconds(random.Uniform(0, absl::GetFlag(FLAGS_position_interval_s)))});

@@ -4,7 +4,6 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/system_timer.hpp>
 #include <chrono>
 #include <csignal>
 #include <optional>
@@ -140,7 +139,13 @@ class DispatchServer::Impl {
   }
 
  private:
-  Header NextHeader() { return Header{++server_sequence_, absl::Now()}; }
+  Header NextHeader() { return Header{++server_sequence_, CoreNow()}; }
+
+  // The engine's clock: the wall clock at start, then advanced by the monotonic clock, so a step
+  // of the system clock (NTP) neither freezes nor fires every deadline at once.
+  absl::Time CoreNow() const {
+    return wall_origin_ + absl::FromChrono(SteadyClock::now() - steady_origin_);
+  }
 
   // ---- The loop.
 
@@ -178,8 +183,11 @@ class DispatchServer::Impl {
         break;
       }
       if (!got) break;
-      if (frames.size() < 2) {  // a ROUTER always prefixes the identity
+      // A ROUTER prefixes the identity; a REQ adds an empty delimiter; the envelope is one frame.
+      // Anything else is not our protocol (and would be echoed back whole): refuse it unanswered.
+      if (frames.size() < 2 || frames.size() > 3) {
         metrics_.Increment("frames_refused");
+        metrics_.Increment("frames_refused.bad_framing");
         continue;
       }
       handler(frames);
@@ -188,18 +196,19 @@ class DispatchServer::Impl {
   }
 
   void Reply(zmq::socket_t& socket, std::vector<zmq::message_t> prefix, const std::string& frame) {
-    for (zmq::message_t& part : prefix) {
-      if (!socket.send(std::move(part), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
-        metrics_.Increment("replies_dropped");
-        return;
-      }
-    }
     try {
+      for (zmq::message_t& part : prefix) {
+        if (!socket.send(std::move(part), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
+          metrics_.Increment("replies_dropped");
+          return;
+        }
+      }
       if (!socket.send(zmq::buffer(frame), zmq::send_flags::dontwait)) {
         metrics_.Increment("replies_dropped");
       }
     } catch (const zmq::error_t&) {
-      // The client went away between its request and our reply (ROUTER_MANDATORY says so).
+      // The client went away between its request and our reply (ROUTER_MANDATORY says so on the
+      // routing frame): nobody is left to answer.
       metrics_.Increment("replies_unroutable");
     }
   }
@@ -369,7 +378,7 @@ class DispatchServer::Impl {
       return;
     }
     auto& inbound = std::get<transport::Inbound>(decoded);
-    const absl::Time now = absl::Now();
+    const absl::Time now = CoreNow();
     if (const auto* hello = std::get_if<transport::Hello>(&inbound.body)) {
       return OnHello(std::move(prefix), routing_id, *hello, inbound.sequence, now);
     }
@@ -450,12 +459,12 @@ class DispatchServer::Impl {
 
   std::vector<Event> ApplyToCore(const CommandBody& command) {
     std::vector<Event> events;
-    core_->Apply(Command{absl::Now(), command}, &events);
+    core_->Apply(Command{CoreNow(), command}, &events);
     return events;
   }
 
   void Fanout(const std::vector<Event>& events) {
-    const absl::Time now = absl::Now();
+    const absl::Time now = CoreNow();
     // Area broadcasts go out after every assignment of this batch: they reach a whole zone and
     // must not delay the units that were actually sent.
     std::vector<IncidentOpened> broadcasts;
@@ -500,7 +509,8 @@ class DispatchServer::Impl {
     if (!broadcasts.empty()) {
       boost::asio::post(io_, [this, broadcasts = std::move(broadcasts)] {
         if (stopping_) return;
-        for (const IncidentOpened& opened : broadcasts) BroadcastToZone(opened, absl::Now());
+        for (const IncidentOpened& opened : broadcasts) BroadcastToZone(opened, CoreNow());
+        Pump();  // the sends may have swallowed a readiness edge
       });
     }
   }
@@ -580,12 +590,15 @@ class DispatchServer::Impl {
     armed_deadline_ = next;
     deadline_timer_.cancel();
     if (!next) return;
-    deadline_timer_.expires_at(absl::ToChronoTime(*next));
+    deadline_timer_.expires_after(
+        absl::ToChronoNanoseconds(std::max(absl::ZeroDuration(), *next - CoreNow())));
     deadline_timer_.async_wait([this](const boost::system::error_code& error) {
       if (error || stopping_) return;
       armed_deadline_.reset();
       Fanout(ApplyToCore(AdvanceTime{}));
-      FollowCoreDeadline();
+      // Sending may have swallowed a readiness edge: look at the sockets again (Pump re-arms the
+      // watchers and follows the next deadline).
+      Pump();
     });
   }
 
@@ -594,13 +607,14 @@ class DispatchServer::Impl {
     maintenance_timer_.expires_after(absl::ToChronoNanoseconds(tick));
     maintenance_timer_.async_wait([this](const boost::system::error_code& error) {
       if (error || stopping_) return;
-      const absl::Time now = absl::Now();
+      const absl::Time now = CoreNow();
       for (UnitId unit : deliveries_.DisconnectSilent(now - 3 * options_.heartbeat_interval)) {
         (void)unit;
         metrics_.Increment("responders_lost");
       }
       Resend(deliveries_.Due(now, options_.resend_interval), now);
       ScheduleMaintenance();
+      Pump();  // the sends may have swallowed a readiness edge
     });
   }
 
@@ -611,7 +625,7 @@ class DispatchServer::Impl {
   }
 
   transport::StatsSnapshot StatsNow() {
-    transport::StatsSnapshot s = metrics_.Snapshot(absl::Now());
+    transport::StatsSnapshot s = metrics_.Snapshot(CoreNow());
     const CoreStats& c = core_->stats();
     s.counters["core.alerts_accepted"] = c.alerts_accepted;
     s.counters["core.alerts_merged"] = c.alerts_merged;
@@ -644,6 +658,8 @@ class DispatchServer::Impl {
     io_.stop();
   }
 
+  const absl::Time wall_origin_ = absl::Now();
+  const SteadyClock::time_point steady_origin_ = SteadyClock::now();
   ServerOptions options_;
   CityData city_;
   std::unique_ptr<DispatchCore> core_;
@@ -657,7 +673,7 @@ class DispatchServer::Impl {
   std::unique_ptr<transport::ZmqWatcher> responder_watch_;
   std::unique_ptr<transport::ZmqWatcher> operator_watch_;
   boost::asio::signal_set signals_;
-  boost::asio::system_timer deadline_timer_;
+  boost::asio::steady_timer deadline_timer_;
   boost::asio::steady_timer maintenance_timer_;
   std::optional<absl::Time> armed_deadline_;
   DeliveryBook deliveries_;

@@ -280,11 +280,19 @@ class ZmqResponderClient final : public ResponderClient {
         return;
       case pb::Envelope::kCommandResult: {
         const pb::CommandResult& result = envelope.command_result();
-        if (awaiting_ != 0 && result.in_reply_to_sequence() == awaiting_) {
-          result_ = result;
-        } else if (result.in_reply_to_sequence() == hello_sequence_ && !result.ok()) {
+        if (result.in_reply_to_sequence() == hello_sequence_ && !result.ok()) {
           fatal_ = RejectionStatus(FromWire(result.reason()), result.message());
+          return;
         }
+        if (!result.ok() && result.reason() == pb::REJECT_REASON_UNAUTHORIZED &&
+            result.in_reply_to_sequence() != awaiting_) {
+          // The engine no longer knows this connection (it restarted, or dropped the session
+          // while we were away, and our socket reconnected under a new identity): open the
+          // session again so the deliveries waiting for this unit come through.
+          (void)SendHello();
+          return;
+        }
+        if (awaiting_ != 0 && result.in_reply_to_sequence() == awaiting_) result_ = result;
         // Anything else answers a command we stopped waiting for: nothing to do.
         return;
       }

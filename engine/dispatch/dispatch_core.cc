@@ -750,10 +750,12 @@ void DispatchCore::Handle(const UpdateUnit& c) {
                     c.unit, 0, holder_[*slot]);
     }
   }
-  if (c.on_post.has_value() && (*c.on_post < 0 || *c.on_post > 50)) {
+  if (c.on_post.has_value() &&
+      (*c.on_post < 0 || *c.on_post > std::max(units_->unit(*slot).members, 1))) {
     return Reject(RejectReason::kInvalidValue,
-                  absl::StrCat("On-post headcount ", *c.on_post, " is outside 0..50."), c.unit, 0,
-                  0);
+                  absl::StrCat("On-post headcount ", *c.on_post, " is outside 0..",
+                               std::max(units_->unit(*slot).members, 1), " (the unit's members)."),
+                  c.unit, 0, 0);
   }
   if (c.position.has_value() && !ValidLonLat(*c.position)) {
     return Reject(RejectReason::kInvalidCoordinates,

@@ -544,3 +544,19 @@ TEST_CASE("an operator can withdraw an assigned unit, which cascades", "[dispatc
 
 }  // namespace
 }  // namespace gz
+
+namespace gz {
+namespace {
+
+TEST_CASE("an on-post headcount above the unit's members is refused", "[dispatch][units]") {
+  testing::GridWorld world({"..*AB"});  // members 10 each
+  auto events = world.Apply(absl::ZeroDuration(), UpdateUnit{world.unit('A'), {}, 11, {}});
+  auto rejected = testing::EventsOf<CommandRejected>(events);
+  REQUIRE(rejected.size() == 1);
+  CHECK(rejected[0].reason == RejectReason::kInvalidValue);
+  CHECK(world.core().units().unit(*world.core().units().SlotOf(world.unit('A'))).on_post == 2);
+  CHECK(world.Apply(absl::ZeroDuration(), UpdateUnit{world.unit('A'), {}, 10, {}}).empty());
+}
+
+}  // namespace
+}  // namespace gz

@@ -319,3 +319,79 @@ TEST_CASE("SIGTERM stops dispatchd cleanly with a summary", "[integration]") {
 
 }  // namespace
 }  // namespace gz
+
+namespace gz {
+namespace {
+
+// Regression: a client that went away before its reply made ZeroMQ throw EHOSTUNREACH on the
+// routing frame, outside any catch, and dispatchd died.
+TEST_CASE("clients that leave before their reply do not bring dispatchd down",
+          "[integration][regression]") {
+  Harness h;
+  pb::Envelope alert;
+  alert.set_protocol_version(1);
+  alert.set_sender_id("hit-and-run");
+  alert.mutable_raise_alert()->set_reporter_id("hit-and-run");
+  alert.mutable_raise_alert()->mutable_position()->set_lon(h.city.alert_point.lon);
+  alert.mutable_raise_alert()->mutable_position()->set_lat(h.city.alert_point.lat);
+  alert.mutable_raise_alert()->set_category(pb::CATEGORY_MEDICAL);
+  alert.mutable_raise_alert()->set_level(pb::LEVEL_IV_GENERAL);
+  for (int i = 0; i < 50; ++i) {
+    zmq::socket_t s(h.context, zmq::socket_type::dealer);
+    s.set(zmq::sockopt::linger, 1000);  // the request leaves; the socket is gone before the reply
+    s.connect(h.dispatchd->intake());
+    alert.set_sequence(i + 1);
+    alert.mutable_raise_alert()->set_client_sequence(i + 1);
+    s.send(zmq::buffer(Envelope(alert)), zmq::send_flags::none);
+    // A message of too many frames is refused too, not echoed.
+    if (i % 10 == 0) {
+      zmq::socket_t odd(h.context, zmq::socket_type::dealer);
+      odd.set(zmq::sockopt::linger, 1000);
+      odd.connect(h.dispatchd->operators());
+      for (int f = 0; f < 5; ++f) odd.send(zmq::str_buffer("x"), zmq::send_flags::sndmore);
+      odd.send(zmq::str_buffer("x"), zmq::send_flags::none);
+    }
+  }
+  const client::AlertOutcome ok = h.Raise(99, Category::kFire, "good");
+  CHECK(ok.accepted);
+  const int status = h.dispatchd->Stop(SIGTERM);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+}
+
+// Regression: a responder whose session the engine dropped (silent too long) kept heartbeating
+// into "say Hello first" and never got its assignments again.
+TEST_CASE("a responder whose session was dropped says Hello again and gets its assignment",
+          "[integration][regression]") {
+  Harness h;
+  ResponderClient& unit1 = h.Responder(1);
+  h.Responder(2);
+  // Stay silent (no Next) until the engine has dropped unit 1: ask it, rather than sleep.
+  zmq::socket_t ops(h.context, zmq::socket_type::dealer);
+  ops.set(zmq::sockopt::rcvtimeo, 5000);
+  ops.connect(h.dispatchd->operators());
+  uint64_t lost = 0;
+  for (uint64_t seq = 1; lost < 1 && seq < 10000; ++seq) {
+    (void)h.Responder(2).Next(absl::Milliseconds(50));  // unit 2 stays alive meanwhile
+    pb::Envelope request;
+    request.set_protocol_version(1);
+    request.set_sequence(seq);
+    request.mutable_get_stats();
+    ops.send(zmq::buffer(Envelope(request)), zmq::send_flags::none);
+    zmq::message_t m;
+    REQUIRE(ops.recv(m));
+    pb::Envelope reply;
+    REQUIRE(reply.ParseFromArray(m.data(), static_cast<int>(m.size())));
+    const auto& counters = reply.stats().counters();
+    if (auto it = counters.find("responders_lost"); it != counters.end()) lost = it->second;
+  }
+  REQUIRE(lost >= 1);
+  REQUIRE(h.Raise(1).accepted);
+  const auto assignment = h.NextAssignment(1);
+  REQUIRE(assignment.has_value());
+  CHECK(unit1.counters().hellos_sent >= 2);
+  CHECK(unit1.Ack(assignment->assignment_id).ok());
+}
+
+}  // namespace
+}  // namespace gz
