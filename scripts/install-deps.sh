@@ -10,6 +10,7 @@ packages=(
   libprotobuf-dev protobuf-compiler
   libabsl-dev
   catch2                  # v2 on Debian 12
+  libbenchmark-dev        # Google Benchmark (bench/geo_bench)
 )
 
 missing=()
