@@ -33,6 +33,8 @@ class DispatchdProcess {
   // as from waitpid; everything it printed is then in output().
   int Stop(int signal, absl::Duration timeout = absl::Seconds(30));
   const std::string& output() const { return output_; }
+  // The child's pid while it runs (-1 after Stop), e.g. to read /proc/<pid>/status.
+  pid_t pid() const { return pid_; }
 
  private:
   DispatchdProcess() = default;
