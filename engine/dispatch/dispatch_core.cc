@@ -144,7 +144,7 @@ Incident* DispatchCore::IncidentOrReject(IncidentId id) {
 // 一點呼叫: alert intake.
 
 std::optional<std::pair<RejectReason, std::string>> DispatchCore::ValidateAlert(
-    const RaiseAlert& c, PlanePoint plane) const {
+    const RaiseAlert& c, const District* district) const {
   if (!ValidLonLat(c.position)) {
     return std::pair{RejectReason::kInvalidCoordinates,
                      absl::StrFormat("Position (%g, %g) is not a valid WGS84 longitude/latitude.",
@@ -165,7 +165,7 @@ std::optional<std::pair<RejectReason, std::string>> DispatchCore::ValidateAlert(
                      absl::StrCat("No response plan exists for ", CategoryName(c.category),
                                   " at level ", LevelName(c.level), ".")};
   }
-  if (!map_->Contains(plane)) {
+  if (district == nullptr) {
     return std::pair{RejectReason::kOutsideServiceArea,
                      absl::StrFormat("Position (%.6f, %.6f) is outside Guangzhou's 11 districts.",
                                      c.position.lon, c.position.lat)};
@@ -207,7 +207,9 @@ void DispatchCore::Handle(const RaiseAlert& c) {
   }
 
   const PlanePoint plane = units_->projection().ToPlane(c.position);
-  if (auto rejection = ValidateAlert(c, plane)) {
+  // The one polygon test of the alert: it is both the service-area check and the district.
+  const District* district = ValidLonLat(c.position) ? map_->DistrictAt(plane) : nullptr;
+  if (auto rejection = ValidateAlert(c, district)) {
     ++stats_.alerts_rejected;
     ++stats_.rejected_by_reason[static_cast<size_t>(rejection->first)];
     Remember(c, AlertAnswer{false, 0, false, rejection->first, rejection->second});
@@ -234,8 +236,8 @@ void DispatchCore::Handle(const RaiseAlert& c) {
   inc.level = c.level;
   inc.position = c.position;
   inc.plane = plane;
-  inc.district = map_->DistrictAt(plane)->code;
-  inc.zone = map_->ZoneAt(plane).value_or(0);
+  inc.district = district->code;
+  inc.zone = map_->ZoneIn(*district, plane).value_or(0);
   inc.opened_at = now_;
   inc.plan = config_.FindPlan(c.category, c.level);
   inc.timeline.push_back({now_, IncidentState::kReported});

@@ -130,8 +130,9 @@ class DispatchCore {
   void Handle(const AdvanceTime&) {}
 
   // Alert intake helpers.
+  // REQUIRES: `district` is DistrictAt(plane) when the coordinates are valid (nullptr outside).
   std::optional<std::pair<RejectReason, std::string>> ValidateAlert(const RaiseAlert& c,
-                                                                    PlanePoint plane) const;
+                                                                    const District* district) const;
   Incident* FindMergeTarget(Category category, PlanePoint plane);
   void Remember(const RaiseAlert& c, AlertAnswer answer);
   void Upgrade(Incident& incident, Level level);

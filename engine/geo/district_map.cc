@@ -116,13 +116,17 @@ const District* DistrictMap::DistrictAt(PlanePoint p) const {
 std::optional<ZoneId> DistrictMap::ZoneAt(PlanePoint p) const {
   const District* district = DistrictAt(p);
   if (district == nullptr) return std::nullopt;
+  return ZoneIn(*district, p);
+}
+
+std::optional<ZoneId> DistrictMap::ZoneIn(const District& district, PlanePoint p) const {
   // A linear scan of ~170 seeds costs well under a microsecond, cheaper than the polygon test
   // above. Zones are sorted by id and only a strictly nearer seed replaces the best, so ties go to
   // the lowest id. A district without zones yields nullopt.
   std::optional<ZoneId> best;
   double best_d2 = std::numeric_limits<double>::infinity();
   for (const Zone& zone : zones_) {
-    if (zone.district != district->code) continue;
+    if (zone.district != district.code) continue;
     const double dx = zone.seed.x - p.x;
     const double dy = zone.seed.y - p.y;
     const double d2 = dx * dx + dy * dy;

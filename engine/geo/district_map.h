@@ -59,6 +59,9 @@ class DistrictMap {
 
   // The zone containing `p`: nearest seed (ties: lowest id) within DistrictAt(p); nullopt outside.
   std::optional<ZoneId> ZoneAt(PlanePoint p) const;
+  // The same when the district is already known (saves the polygon test): the nearest seed of
+  // `district`, or nullopt if it has no zones.
+  std::optional<ZoneId> ZoneIn(const District& district, PlanePoint p) const;
 
   bool Contains(PlanePoint p) const { return DistrictAt(p) != nullptr; }
 
