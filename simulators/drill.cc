@@ -55,23 +55,11 @@ int Fail(const std::string& what) {
   return 1;
 }
 
-gz::IncidentId IncidentOf(const gz::EventBody& body) {
-  return std::visit(
-      [](const auto& e) -> gz::IncidentId {
-        if constexpr (requires { e.incident; }) {
-          return e.incident;
-        } else {
-          return 0;
-        }
-      },
-      body);
-}
-
 void PrintTimelines(const gz::DrillRecord& record, int show) {
   std::map<gz::IncidentId, std::vector<const gz::Event*>> timelines;
   std::map<gz::IncidentId, absl::Time> opened;
   for (const gz::Event& e : record.events) {
-    const gz::IncidentId id = IncidentOf(e.body);
+    const gz::IncidentId id = gz::IncidentOf(e.body);
     if (id == 0) continue;
     if (std::holds_alternative<gz::IncidentOpened>(e.body)) {
       if (static_cast<int>(opened.size()) >= show) continue;

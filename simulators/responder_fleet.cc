@@ -9,7 +9,6 @@
 // descriptor limit), or run shards by hand with --shard=i/n. Patrolling units (--patrol_share)
 // wander around their post and report their position every --position_interval_s.
 
-#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -29,6 +28,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "engine/app/descriptor_limit.h"
 #include "engine/client/responder_client.h"
 #include "engine/config/city_data.h"
 #include "engine/dispatch/dispatch_config.h"
@@ -74,19 +74,6 @@ struct Totals {
   uint64_t assignments = 0, acked = 0, declined = 0, silent = 0, arrived = 0, released = 0,
            broadcasts = 0, refused = 0, positions = 0;
 };
-
-// Raises the soft descriptor limit as far as allowed; returns the limit in force.
-rlim_t RaiseDescriptorLimit() {
-  rlimit limit{};
-  getrlimit(RLIMIT_NOFILE, &limit);
-  rlimit wanted{std::max<rlim_t>(limit.rlim_max, 65536), std::max<rlim_t>(limit.rlim_max, 65536)};
-  if (setrlimit(RLIMIT_NOFILE, &wanted) != 0) {  // not root: up to the hard limit only
-    limit.rlim_cur = limit.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &limit);
-  }
-  getrlimit(RLIMIT_NOFILE, &limit);
-  return limit.rlim_cur;
-}
 
 bool ParsePoint(const std::string& text, LonLat* out) {
   std::vector<std::string> parts = absl::StrSplit(text, ':');

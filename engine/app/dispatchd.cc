@@ -1,8 +1,6 @@
 // dispatchd: the dispatch engine as a service. Loads the city and the dispatch policy, binds the
 // four ZeroMQ channels and serves until SIGINT/SIGTERM, then prints a summary.
 
-#include <sys/resource.h>
-
 #include <algorithm>
 #include <cstdio>
 #include <string>
@@ -12,6 +10,7 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "engine/app/descriptor_limit.h"
 #include "engine/app/dispatch_server.h"
 #include "engine/config/city_data.h"
 #include "engine/config/dispatch_config_file.h"
@@ -39,21 +38,6 @@ ABSL_FLAG(int, zone_broadcast_min_level, -1,
 
 namespace {
 
-// Every responder connection costs a descriptor: the whole city needs about 23,000. Raise the
-// soft limit as far as allowed (as root, past the hard limit).
-rlim_t RaiseDescriptorLimit() {
-  rlimit limit{};
-  getrlimit(RLIMIT_NOFILE, &limit);
-  const rlim_t wanted = std::max<rlim_t>(limit.rlim_max, 65536);
-  rlimit raised{wanted, wanted};
-  if (setrlimit(RLIMIT_NOFILE, &raised) != 0) {
-    limit.rlim_cur = limit.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &limit);
-  }
-  getrlimit(RLIMIT_NOFILE, &limit);
-  return limit.rlim_cur;
-}
-
 int Fail(const std::string& what) {
   std::fprintf(stderr, "dispatchd: %s\n", what.c_str());
   return 1;
@@ -72,7 +56,7 @@ int main(int argc, char** argv) {
       "  dispatchd                       # the Guangzhou default on 127.0.0.1:7401-7404\n"
       "  dispatchd --intake=tcp://127.0.0.1:* --responders=tcp://127.0.0.1:* ...");
   absl::ParseCommandLine(argc, argv);
-  const rlim_t descriptors = RaiseDescriptorLimit();
+  const rlim_t descriptors = gz::RaiseDescriptorLimit();
   const std::string config_dir = absl::GetFlag(FLAGS_config_dir);
 
   gz::ServerOptions options;

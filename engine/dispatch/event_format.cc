@@ -107,6 +107,18 @@ struct TypeNamer {
 
 std::string FormatEvent(const EventBody& event) { return std::visit(Formatter{}, event); }
 
+IncidentId IncidentOf(const EventBody& event) {
+  return std::visit(
+      [](const auto& e) -> IncidentId {
+        if constexpr (requires { e.incident; }) {
+          return e.incident;
+        } else {
+          return 0;
+        }
+      },
+      event);
+}
+
 absl::string_view EventTypeName(const EventBody& event) { return std::visit(TypeNamer{}, event); }
 
 std::string FormatOffset(absl::Time t, absl::Time origin) {

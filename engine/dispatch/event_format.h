@@ -15,6 +15,10 @@ namespace gz {
 // 10m)". Times are not included; callers prefix them in the clock they show.
 std::string FormatEvent(const EventBody& event);
 
+// The incident an event concerns; 0 for events about no incident (a rejected alert or command
+// without one).
+IncidentId IncidentOf(const EventBody& event);
+
 // Short name of the event type, e.g. "assignment_issued".
 absl::string_view EventTypeName(const EventBody& event);
 
