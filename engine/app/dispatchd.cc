@@ -113,6 +113,7 @@ int main(int argc, char** argv) {
         static_cast<unsigned long long>(descriptors > 1000 ? descriptors - 1000 : 0), units);
   }
   const size_t zones = city->map->zones().size();
+  const absl::Duration dataset_time = absl::Now() - load_start;
 
   absl::StatusOr<std::unique_ptr<gz::DispatchServer>> server =
       gz::DispatchServer::Create(options, *std::move(city), *std::move(policy));
@@ -120,9 +121,11 @@ int main(int argc, char** argv) {
   const gz::BoundEndpoints& e = (*server)->endpoints();
   std::printf(
       "dispatchd ready: intake=%s responders=%s operator=%s feed=%s (%zu units, %zu zones, "
-      "loaded in %lld ms)\n",
+      "loaded in %lld ms: files %lld ms, index and engine %lld ms)\n",
       e.intake.c_str(), e.responders.c_str(), e.operators.c_str(), e.feed.c_str(), units, zones,
-      static_cast<long long>(absl::ToInt64Milliseconds(absl::Now() - load_start)));
+      static_cast<long long>(absl::ToInt64Milliseconds(absl::Now() - load_start)),
+      static_cast<long long>(absl::ToInt64Milliseconds(dataset_time)),
+      static_cast<long long>(absl::ToInt64Milliseconds(absl::Now() - load_start - dataset_time)));
   std::fflush(stdout);
   (*server)->Run();
   std::printf("%s", (*server)->Summary().c_str());

@@ -43,26 +43,28 @@ absl::Status CheckZones(const DistrictMap& map, const LocalProjection& projectio
 
 absl::Status CheckUnits(const DistrictMap& map, const LocalProjection& projection,
                         const std::vector<Unit>& units, const std::string& units_path) {
+  // Built only for a message: at 2.3M units a string per unit costs more than the checks.
+  const auto where = [&](const Unit& unit) { return absl::StrCat(units_path, ": unit ", unit.id); };
   for (const Unit& unit : units) {
-    const std::string where = absl::StrCat(units_path, ": unit ", unit.id);
     const District* at_position = map.DistrictAt(projection.ToPlane(unit.position));
     if (at_position == nullptr) {
       return absl::InvalidArgumentError(absl::StrCat(
-          where, ": position ", FormatLonLat(unit.position), " is outside the service area"));
+          where(unit), ": position ", FormatLonLat(unit.position), " is outside the service area"));
     }
     if (at_position->code != unit.district) {
       return absl::InvalidArgumentError(
-          absl::StrCat(where, ": names district ", unit.district, " but its position ",
+          absl::StrCat(where(unit), ": names district ", unit.district, " but its position ",
                        FormatLonLat(unit.position), " is in ", at_position->code));
     }
     const Zone* zone = map.FindZone(unit.zone);
     if (zone == nullptr) {
       return absl::InvalidArgumentError(
-          absl::StrCat(where, ": zone ", unit.zone, " does not exist"));
+          absl::StrCat(where(unit), ": zone ", unit.zone, " does not exist"));
     }
     if (zone->district != unit.district) {
-      return absl::InvalidArgumentError(absl::StrCat(where, ": zone ", unit.zone, " belongs to ",
-                                                     zone->district, ", not ", unit.district));
+      return absl::InvalidArgumentError(absl::StrCat(where(unit), ": zone ", unit.zone,
+                                                     " belongs to ", zone->district, ", not ",
+                                                     unit.district));
     }
   }
   return absl::OkStatus();

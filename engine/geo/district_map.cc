@@ -1,6 +1,7 @@
 #include "engine/geo/district_map.h"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <utility>
 
@@ -100,9 +101,100 @@ DistrictMap::DistrictMap(std::vector<District> districts, std::vector<Zone> zone
             [](const District& a, const District& b) { return a.code < b.code; });
   for (District& d : districts_) ComputeBoundingBox(d);
   std::sort(zones_.begin(), zones_.end(), [](const Zone& a, const Zone& b) { return a.id < b.id; });
+  BuildGrid();
+}
+
+void DistrictMap::BuildGrid() {
+  double min_x = std::numeric_limits<double>::infinity(), min_y = min_x;
+  double max_x = -min_x, max_y = -min_x;
+  for (const District& d : districts_) {
+    if (d.min_x > d.max_x) continue;  // no vertices
+    min_x = std::min(min_x, d.min_x);
+    min_y = std::min(min_y, d.min_y);
+    max_x = std::max(max_x, d.max_x);
+    max_y = std::max(max_y, d.max_y);
+  }
+  if (min_x > max_x || districts_.size() >= static_cast<size_t>(INT16_MAX)) return;  // no grid
+  const double size = kGridCellMetres;
+  grid_x_ = min_x - size;  // a margin of one cell all round
+  grid_y_ = min_y - size;
+  grid_cols_ = static_cast<int>(std::floor((max_x - grid_x_) / size)) + 2;
+  grid_rows_ = static_cast<int>(std::floor((max_y - grid_y_) / size)) + 2;
+  const auto cell_index = [&](int col, int row) {
+    return static_cast<size_t>(row) * grid_cols_ + col;
+  };
+  constexpr int16_t kUnknown = -3;
+  grid_.assign(static_cast<size_t>(grid_cols_) * grid_rows_, kUnknown);
+
+  // 1. Every cell an edge's bounding box touches (widened a little, so rounding can only add
+  // border cells) is a border cell.
+  const double slack = 1e-6 * size;
+  for (const District& d : districts_) {
+    for (const Polygon& polygon : d.polygons) {
+      for (const Ring& ring : polygon.rings) {
+        for (size_t i = 0, j = ring.size() - 1; i < ring.size(); j = i++) {
+          const PlanePoint a = ring[j], b = ring[i];
+          const int c0 =
+              static_cast<int>(std::floor((std::min(a.x, b.x) - slack - grid_x_) / size));
+          const int c1 =
+              static_cast<int>(std::floor((std::max(a.x, b.x) + slack - grid_x_) / size));
+          const int r0 =
+              static_cast<int>(std::floor((std::min(a.y, b.y) - slack - grid_y_) / size));
+          const int r1 =
+              static_cast<int>(std::floor((std::max(a.y, b.y) + slack - grid_y_) / size));
+          for (int r = std::max(r0, 0); r <= std::min(r1, grid_rows_ - 1); ++r) {
+            for (int c = std::max(c0, 0); c <= std::min(c1, grid_cols_ - 1); ++c) {
+              grid_[cell_index(c, r)] = kBorderCell;
+            }
+          }
+        }
+      }
+    }
+  }
+
+  // 2. No edge crosses a non-border cell, nor the side it shares with a non-border neighbour, so a
+  // connected region of them is all inside one district or all outside: test one cell centre per
+  // region and flood the answer.
+  std::vector<std::pair<int, int>> stack;
+  for (int row = 0; row < grid_rows_; ++row) {
+    for (int col = 0; col < grid_cols_; ++col) {
+      if (grid_[cell_index(col, row)] != kUnknown) continue;
+      const PlanePoint centre{grid_x_ + (col + 0.5) * size, grid_y_ + (row + 0.5) * size};
+      const District* d = DistrictAtByPolygons(centre);
+      const int16_t value =
+          d == nullptr ? kOutsideCell : static_cast<int16_t>(d - districts_.data());
+      grid_[cell_index(col, row)] = value;
+      stack.assign(1, {col, row});
+      while (!stack.empty()) {
+        const auto [c, r] = stack.back();
+        stack.pop_back();
+        const std::pair<int, int> next[] = {{c + 1, r}, {c - 1, r}, {c, r + 1}, {c, r - 1}};
+        for (const auto& [nc, nr] : next) {
+          if (nc < 0 || nr < 0 || nc >= grid_cols_ || nr >= grid_rows_) continue;
+          int16_t& cell = grid_[cell_index(nc, nr)];
+          if (cell != kUnknown) continue;
+          cell = value;
+          stack.push_back({nc, nr});
+        }
+      }
+    }
+  }
 }
 
 const District* DistrictMap::DistrictAt(PlanePoint p) const {
+  if (!grid_.empty()) {
+    const double fc = std::floor((p.x - grid_x_) / kGridCellMetres);
+    const double fr = std::floor((p.y - grid_y_) / kGridCellMetres);
+    // Beyond the grid (or NaN): outside every district's bounding box.
+    if (!(fc >= 0 && fr >= 0 && fc < grid_cols_ && fr < grid_rows_)) return nullptr;
+    const int16_t cell = grid_[static_cast<size_t>(fr) * grid_cols_ + static_cast<size_t>(fc)];
+    if (cell == kOutsideCell) return nullptr;
+    if (cell >= 0) return &districts_[cell];
+  }
+  return DistrictAtByPolygons(p);
+}
+
+const District* DistrictMap::DistrictAtByPolygons(PlanePoint p) const {
   // Code order makes the first hit the documented winner on a shared border.
   for (const District& d : districts_) {
     if (!InBoundingBox(d, p)) continue;

@@ -6,7 +6,10 @@
 #include <boost/geometry/index/rtree.hpp>
 #include <boost/iterator/function_output_iterator.hpp>
 #include <iterator>
+#include <thread>
 #include <utility>
+
+#include "absl/container/flat_hash_map.h"
 
 namespace gz {
 namespace {
@@ -19,6 +22,9 @@ using BoostBox = bg::model::box<BoostPoint>;
 using TreeValue = std::pair<BoostPoint, Slot>;
 // Quadratic splits: a move (remove + insert) costs about half of R* and has no long tail.
 using Tree = bgi::rtree<TreeValue, bgi::quadratic<16>>;
+
+// Below this many units a second thread costs more than it saves.
+constexpr size_t kParallelPackThreshold = 200'000;
 
 BoostPoint ToBoost(PlanePoint p) { return BoostPoint(p.x, p.y); }
 
@@ -58,24 +64,33 @@ GeoIndex::GeoIndex(const std::vector<Entry>& entries, const TravelModel& travel)
   impl_->travel = travel;
   impl_->entries = entries;
   std::array<std::vector<TreeValue>, kTravelModeCount> by_mode;
-  std::vector<std::pair<ZoneId, Slot>> zone_slots;
-  zone_slots.reserve(entries.size());
+  absl::flat_hash_map<ZoneId, size_t> zone_position;  // into impl_->zones
   for (Slot slot = 0; slot < entries.size(); ++slot) {
     const Entry& e = entries[slot];
     by_mode[static_cast<int>(e.mode)].emplace_back(ToBoost(e.position), slot);
-    zone_slots.emplace_back(e.zone, slot);
+    const auto [it, added] = zone_position.try_emplace(e.zone, impl_->zones.size());
+    if (added) impl_->zones.push_back({e.zone, {}});
+    impl_->zones[it->second].second.push_back(slot);  // slots ascend within each zone
   }
+  std::sort(impl_->zones.begin(), impl_->zones.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  // The range constructor packs (STR-like bulk load): better-shaped nodes than repeated inserts.
+  // Packing is the bulk of a cold start at millions of units; the largest mode's tree is packed on
+  // a second thread while this one packs the others. The result does not depend on the threads.
+  int largest = 0;
+  for (int m = 1; m < kTravelModeCount; ++m) {
+    if (by_mode[m].size() > by_mode[largest].size()) largest = m;
+  }
+  const auto pack = [&](int m) { impl_->trees[m] = Tree(by_mode[m].begin(), by_mode[m].end()); };
+  if (entries.size() < kParallelPackThreshold) {
+    for (int m = 0; m < kTravelModeCount; ++m) pack(m);
+    return;
+  }
+  std::thread helper(pack, largest);
   for (int m = 0; m < kTravelModeCount; ++m) {
-    // The range constructor packs (STR-like bulk load): better-shaped nodes than repeated inserts.
-    impl_->trees[m] = Tree(by_mode[m].begin(), by_mode[m].end());
+    if (m != largest) pack(m);
   }
-  std::sort(zone_slots.begin(), zone_slots.end());
-  for (const auto& [zone, slot] : zone_slots) {
-    if (impl_->zones.empty() || impl_->zones.back().first != zone) {
-      impl_->zones.push_back({zone, {}});
-    }
-    impl_->zones.back().second.push_back(slot);
-  }
+  helper.join();
 }
 
 GeoIndex::~GeoIndex() = default;

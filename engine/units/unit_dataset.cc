@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <optional>
@@ -14,20 +15,36 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 
 namespace gz {
 namespace {
 
 absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
+  // One sized read: a 2.3M-unit file is 200 MB, and a stream copy doubles the cost of reading it.
+  std::FILE* file = std::fopen(path.c_str(), "rb");
+  if (file == nullptr) {
     return absl::NotFoundError(absl::StrCat("cannot open ", path, ": ", std::strerror(errno)));
-  std::ostringstream contents;
-  contents << in.rdbuf();
-  if (in.bad()) return absl::DataLossError(absl::StrCat("cannot read ", path));
-  return std::move(contents).str();
+  }
+  std::string contents;
+  if (std::fseek(file, 0, SEEK_END) == 0) {
+    const long size = std::ftell(file);
+    if (size > 0) contents.resize(static_cast<size_t>(size));
+    std::rewind(file);
+  }
+  size_t got = std::fread(contents.data(), 1, contents.size(), file);
+  // Not a regular file (or it grew): read the rest in pieces.
+  char buffer[1 << 16];
+  for (size_t n; (n = std::fread(buffer, 1, sizeof buffer, file)) > 0;) {
+    contents.resize(got);
+    contents.append(buffer, n);
+    got = contents.size();
+  }
+  const bool failed = std::ferror(file) != 0;
+  std::fclose(file);
+  if (failed) return absl::DataLossError(absl::StrCat("cannot read ", path));
+  contents.resize(got);
+  return contents;
 }
 
 absl::Status WriteWholeFile(const std::string& path, absl::string_view contents) {
@@ -45,8 +62,8 @@ absl::Status WriteWholeFile(const std::string& path, absl::string_view contents)
 // One data row split into fields, with the location needed for error messages.
 class CsvRow {
  public:
-  CsvRow(const std::string& path, int line_number, std::vector<absl::string_view> fields)
-      : path_(path), line_number_(line_number), fields_(std::move(fields)) {}
+  CsvRow(const std::string& path, int line_number, const std::vector<absl::string_view>& fields)
+      : path_(path), line_number_(line_number), fields_(fields) {}
 
   absl::Status Error(absl::string_view field, absl::string_view what) const {
     return absl::InvalidArgumentError(
@@ -79,7 +96,7 @@ class CsvRow {
  private:
   const std::string& path_;
   int line_number_;
-  std::vector<absl::string_view> fields_;
+  const std::vector<absl::string_view>& fields_;
 };
 
 // Splits `contents` into lines, checks the header, and calls `parse_row` on each non-blank data
@@ -90,7 +107,12 @@ absl::Status ForEachRow(const std::string& path, absl::string_view contents,
   const size_t field_count = std::count(header.begin(), header.end(), ',') + 1;
   int line_number = 0;
   bool header_seen = false;
-  for (absl::string_view line : absl::StrSplit(contents, '\n')) {
+  std::vector<absl::string_view> fields;  // reused: no allocation per row
+  for (size_t start = 0; start <= contents.size();) {
+    size_t end = contents.find('\n', start);
+    if (end == absl::string_view::npos) end = contents.size();
+    absl::string_view line = contents.substr(start, end - start);
+    start = end + 1;
     ++line_number;
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (!header_seen) {
@@ -103,12 +125,21 @@ absl::Status ForEachRow(const std::string& path, absl::string_view contents,
       continue;
     }
     if (line.empty()) continue;
-    std::vector<absl::string_view> fields = absl::StrSplit(line, ',');
+    fields.clear();
+    for (size_t from = 0;;) {
+      const size_t comma = line.find(',', from);
+      if (comma == absl::string_view::npos) {
+        fields.push_back(line.substr(from));
+        break;
+      }
+      fields.push_back(line.substr(from, comma - from));
+      from = comma + 1;
+    }
     if (fields.size() != field_count) {
       return absl::InvalidArgumentError(absl::StrCat(path, ":", line_number, ": ", fields.size(),
                                                      " fields, expected ", field_count));
     }
-    absl::Status status = parse_row(CsvRow(path, line_number, std::move(fields)));
+    absl::Status status = parse_row(CsvRow(path, line_number, fields));
     if (!status.ok()) return status;
   }
   if (!header_seen) return absl::InvalidArgumentError(absl::StrCat(path, ": empty file"));
@@ -139,13 +170,28 @@ absl::StatusOr<std::vector<Unit>> ReadUnitsCsv(const std::string& path) {
 
   std::vector<Unit> units;
   absl::flat_hash_set<UnitId> ids;
+  const size_t lines = std::count(contents->begin(), contents->end(), '\n');
+  units.reserve(lines);
+  // Files list ids in increasing order (the generator writes them so): while they keep rising no
+  // id can repeat, and the hash set (a cache miss per row at 2.3M units) is only filled from the
+  // first row that breaks the order.
+  UnitId last_id = 0;
+  bool ids_rising = true;
   absl::Status status = ForEachRow(path, *contents, kUnitsCsvHeader, [&](const CsvRow& row) {
     Unit unit;
     int64_t value = 0;
     absl::Status s = row.Int(0, "id", 1, UINT32_MAX, &value);
     if (!s.ok()) return s;
     unit.id = static_cast<UnitId>(value);
-    if (!ids.insert(unit.id).second) return row.Error("id", absl::StrCat("duplicate id ", value));
+    if (ids_rising && unit.id <= last_id) {
+      ids_rising = false;
+      ids.reserve(lines);
+      for (const Unit& earlier : units) ids.insert(earlier.id);
+    }
+    last_id = unit.id;
+    if (!ids_rising && !ids.insert(unit.id).second) {
+      return row.Error("id", absl::StrCat("duplicate id ", value));
+    }
 
     if (row.Text(1).empty()) return row.Error("name", "empty");
     unit.name = std::string(row.Text(1));

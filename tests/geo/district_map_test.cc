@@ -1,11 +1,14 @@
 #include "engine/geo/district_map.h"
 
+#include <algorithm>
 #include <catch2/catch.hpp>
+#include <random>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "engine/config/city_data.h"
+#include "tests/support/test_seed.h"
 
 namespace gz {
 namespace {
@@ -236,6 +239,61 @@ TEST_CASE("every Guangzhou zone seed lies in its district and is its own nearest
     CHECK(CodeAt(*city.map, zone.seed) == zone.district);
     CHECK(city.map->ZoneAt(zone.seed) == zone.id);
   }
+}
+
+}  // namespace
+}  // namespace gz
+
+namespace gz {
+namespace {
+
+// The answer by the polygons alone, in the documented order (lowest code first on a shared edge).
+DistrictCode CodeByPolygons(const DistrictMap& map, PlanePoint p) {
+  for (const District& d : map.districts()) {
+    for (const Polygon& polygon : d.polygons) {
+      if (PolygonContains(polygon, p)) return d.code;
+    }
+  }
+  return 0;
+}
+
+TEST_CASE("the lookup grid answers exactly as the polygon test across Guangzhou", "[geo]") {
+  const CityData& city = Guangzhou();
+  const DistrictMap& map = *city.map;
+  double min_x = 1e18, min_y = 1e18, max_x = -1e18, max_y = -1e18;
+  for (const District& d : map.districts()) {
+    min_x = std::min(min_x, d.min_x);
+    min_y = std::min(min_y, d.min_y);
+    max_x = std::max(max_x, d.max_x);
+    max_y = std::max(max_y, d.max_y);
+  }
+  std::mt19937_64 random(testing::TestSeed());
+  std::uniform_real_distribution<double> x(min_x - 2000, max_x + 2000);
+  std::uniform_real_distribution<double> y(min_y - 2000, max_y + 2000);
+  int inside = 0;
+  for (int i = 0; i < 20000; ++i) {
+    const PlanePoint p{x(random), y(random)};
+    const DistrictCode expected = CodeByPolygons(map, p);
+    inside += expected != 0;
+    INFO("point (" << p.x << ", " << p.y << ")");
+    REQUIRE(CodeAt(map, p) == expected);
+  }
+  CHECK(inside > 5000);  // the sample reaches well inside the city, not only its surroundings
+  // Every vertex and every edge midpoint: the places where a cell is on a border.
+  int checked = 0;
+  for (const District& d : map.districts()) {
+    for (const Polygon& polygon : d.polygons) {
+      for (const Ring& ring : polygon.rings) {
+        for (size_t i = 0, j = ring.size() - 1; i < ring.size(); j = i++) {
+          const PlanePoint mid{(ring[i].x + ring[j].x) / 2, (ring[i].y + ring[j].y) / 2};
+          REQUIRE(CodeAt(map, ring[i]) == CodeByPolygons(map, ring[i]));
+          REQUIRE(CodeAt(map, mid) == CodeByPolygons(map, mid));
+          checked += 2;
+        }
+      }
+    }
+  }
+  CHECK(checked > 1000);
 }
 
 }  // namespace
