@@ -99,17 +99,21 @@ void GeoIndex::NearestByTravelTime(PlanePoint p, int k, double max_travel_s, Eli
                                    std::vector<Candidate>* out) const {
   out->clear();
   if (k <= 0 || max_travel_s < 0) return;
-  std::vector<TreeValue> found;
-  std::vector<Candidate> mode_candidates;
+  // Scratch reused across calls: this runs for every alert, and allocating it each time was a
+  // measurable share of the decision.
+  thread_local std::vector<TreeValue> found;
+  thread_local std::vector<Candidate> mode_candidates;
+  double bound_s = max_travel_s;
   for (int m = 0; m < kTravelModeCount; ++m) {
     const TravelMode mode = static_cast<TravelMode>(m);
     const Tree& tree = impl_->trees[m];
     if (tree.empty()) continue;
-    const double reach = impl_->travel.ReachMetres(max_travel_s, mode);
+    // Once k units are in hand, a unit of another mode is only of use if it is no slower than the
+    // k-th of them (equal: it may still win on slot), which shrinks that mode's search box.
+    const double reach = impl_->travel.ReachMetres(bound_s, mode);
     const auto in_ring_and_eligible = [&](const TreeValue& v) {
-      return impl_->travel.TravelSeconds(Distance(impl_->entries[v.second].position, p), mode) <=
-                 max_travel_s &&
-             eligible(v.second);
+      const PlanePoint at{bg::get<0>(v.first), bg::get<1>(v.first)};  // the tree holds the position
+      return impl_->travel.TravelSeconds(Distance(at, p), mode) <= bound_s && eligible(v.second);
     };
     // One more than needed, to see whether the k-th place is tied.
     found.clear();
@@ -137,6 +141,11 @@ void GeoIndex::NearestByTravelTime(PlanePoint p, int k, double max_travel_s, Eli
       mode_candidates.resize(k);
     }
     out->insert(out->end(), mode_candidates.begin(), mode_candidates.end());
+    if (out->size() >= static_cast<size_t>(k)) {
+      std::sort(out->begin(), out->end(), ByTravelTime);
+      out->resize(k);
+      bound_s = std::min(bound_s, out->back().travel_s);
+    }
   }
   std::sort(out->begin(), out->end(), ByTravelTime);
   if (out->size() > static_cast<size_t>(k)) out->resize(k);

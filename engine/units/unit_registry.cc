@@ -27,6 +27,8 @@ absl::StatusOr<std::unique_ptr<UnitRegistry>> UnitRegistry::Create(
 UnitRegistry::UnitRegistry(std::vector<Unit> units, const LocalProjection& projection,
                            absl::flat_hash_map<UnitId, Slot> slots, const TravelModel& travel)
     : units_(std::move(units)), projection_(projection), slots_(std::move(slots)) {
+  offerable_.resize(units_.size());
+  for (Slot slot = 0; slot < units_.size(); ++slot) UpdateOfferable(slot);
   std::vector<GeoIndex::Entry> entries;
   entries.reserve(units_.size());
   for (const Unit& u : units_) {
