@@ -1,5 +1,6 @@
 #include "engine/units/unit_registry.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -8,16 +9,35 @@ namespace gz {
 
 absl::StatusOr<std::unique_ptr<UnitRegistry>> UnitRegistry::Create(
     std::vector<Unit> units, const LocalProjection& projection, const TravelModel& travel) {
-  absl::flat_hash_map<UnitId, Slot> slots;
-  slots.reserve(units.size());
+  UnitId max_id = 0;
   for (Slot slot = 0; slot < units.size(); ++slot) {
     const Unit& u = units[slot];
     if (u.id == 0) return absl::InvalidArgumentError(absl::StrCat("unit #", slot, " has id 0"));
     if (u.on_post < 0 || u.members < 0) {
       return absl::InvalidArgumentError(absl::StrCat("unit ", u.id, " has a negative headcount"));
     }
-    if (!slots.emplace(u.id, slot).second) {
-      return absl::InvalidArgumentError(absl::StrCat("unit id ", u.id, " appears twice"));
+    max_id = std::max(max_id, u.id);
+  }
+  SlotTable slots;
+  // Ids are usually 1..N: then a plain array answers SlotOf (every responder message asks) and
+  // builds in a fraction of a hash map's time at millions of units. Sparse ids use the map.
+  if (max_id <= 2 * units.size() + 1024) {
+    slots.dense.assign(static_cast<size_t>(max_id) + 1, kNoSlot);
+    for (Slot slot = 0; slot < units.size(); ++slot) {
+      Slot& entry = slots.dense[units[slot].id];
+      if (entry != kNoSlot) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("unit id ", units[slot].id, " appears twice"));
+      }
+      entry = slot;
+    }
+  } else {
+    slots.sparse.reserve(units.size());
+    for (Slot slot = 0; slot < units.size(); ++slot) {
+      if (!slots.sparse.emplace(units[slot].id, slot).second) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("unit id ", units[slot].id, " appears twice"));
+      }
     }
   }
   return std::unique_ptr<UnitRegistry>(
@@ -25,7 +45,7 @@ absl::StatusOr<std::unique_ptr<UnitRegistry>> UnitRegistry::Create(
 }
 
 UnitRegistry::UnitRegistry(std::vector<Unit> units, const LocalProjection& projection,
-                           absl::flat_hash_map<UnitId, Slot> slots, const TravelModel& travel)
+                           SlotTable slots, const TravelModel& travel)
     : units_(std::move(units)), projection_(projection), slots_(std::move(slots)) {
   offerable_.resize(units_.size());
   for (Slot slot = 0; slot < units_.size(); ++slot) UpdateOfferable(slot);
@@ -38,8 +58,12 @@ UnitRegistry::UnitRegistry(std::vector<Unit> units, const LocalProjection& proje
 }
 
 std::optional<Slot> UnitRegistry::SlotOf(UnitId id) const {
-  auto it = slots_.find(id);
-  if (it == slots_.end()) return std::nullopt;
+  if (!slots_.dense.empty()) {
+    if (id >= slots_.dense.size() || slots_.dense[id] == kNoSlot) return std::nullopt;
+    return slots_.dense[id];
+  }
+  auto it = slots_.sparse.find(id);
+  if (it == slots_.sparse.end()) return std::nullopt;
   return it->second;
 }
 

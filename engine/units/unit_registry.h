@@ -51,8 +51,15 @@ class UnitRegistry {
   const LocalProjection& projection() const { return projection_; }
 
  private:
-  UnitRegistry(std::vector<Unit> units, const LocalProjection& projection,
-               absl::flat_hash_map<UnitId, Slot> slots, const TravelModel& travel);
+  // UnitId -> slot: an array indexed by id when ids are dense (the usual 1..N), else a map.
+  struct SlotTable {
+    std::vector<Slot> dense;  // kNoSlot where no unit has that id; empty when sparse is used
+    absl::flat_hash_map<UnitId, Slot> sparse;
+  };
+  static constexpr Slot kNoSlot = ~Slot{0};
+
+  UnitRegistry(std::vector<Unit> units, const LocalProjection& projection, SlotTable slots,
+               const TravelModel& travel);
 
   void UpdateOfferable(Slot slot) {
     const Unit& u = units_[slot];
@@ -64,7 +71,7 @@ class UnitRegistry {
   // visits, and a byte per unit stays in cache where a whole Unit does not.
   std::vector<uint8_t> offerable_;
   LocalProjection projection_;
-  absl::flat_hash_map<UnitId, Slot> slots_;
+  SlotTable slots_;
   std::unique_ptr<GeoIndex> index_;
 };
 

@@ -13,6 +13,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "engine/config/city_data.h"
+#include "engine/units/unit_registry.h"
 
 namespace gz {
 namespace {
@@ -265,6 +266,51 @@ TEST_CASE("every committed district and zone has a reasonable number of units", 
   for (const Zone& zone : city.map->zones()) {
     INFO("zone " << zone.id << " " << zone.name_zh);
     CHECK(per_zone[zone.id] >= 10);
+  }
+}
+
+}  // namespace
+}  // namespace gz
+
+namespace gz {
+namespace {
+
+TEST_CASE("a duplicate id is found after the ids stop rising", "[units]") {
+  ScratchDir dir;
+  const std::string path = dir.File("out_of_order.csv");
+  const std::string header = "id,name,kind,travel_mode,district,zone,lon,lat,members,on_post\n";
+  const auto row = [](int id) {
+    return absl::StrCat(id, ",u", id, ",shop,foot,440104,23,113.27,23.12,6,2\n");
+  };
+  WriteText(path, header + row(5) + row(9) + row(3) + row(7));
+  absl::StatusOr<std::vector<Unit>> read = ReadUnitsCsv(path);
+  REQUIRE(read.ok());
+  CHECK(read->size() == 4);
+  // 9 was seen while the ids were still rising, before the order broke at 3.
+  WriteText(path, header + row(5) + row(9) + row(3) + row(9));
+  CheckRejected(ReadUnitsCsv(path).status(), path, 5, "duplicate id 9");
+}
+
+TEST_CASE("the registry finds units by id whether ids are dense or sparse", "[units]") {
+  const TravelModel travel;
+  const LocalProjection projection;
+  for (const std::vector<UnitId>& ids :
+       {std::vector<UnitId>{3, 1, 2, 5}, std::vector<UnitId>{4000000000u, 7, 123456789}}) {
+    std::vector<Unit> units;
+    for (UnitId id : ids) {
+      units.push_back(MakeUnit(id, "u", UnitKind::kShop, TravelMode::kOnFoot, {113.27, 23.12}));
+    }
+    auto registry = UnitRegistry::Create(units, projection, travel);
+    REQUIRE(registry.ok());
+    for (Slot slot = 0; slot < ids.size(); ++slot) CHECK((*registry)->SlotOf(ids[slot]) == slot);
+    CHECK_FALSE((*registry)->SlotOf(4).has_value());
+    CHECK_FALSE((*registry)->SlotOf(4000000001u).has_value());
+    CHECK_FALSE((*registry)->SlotOf(0).has_value());
+
+    units.push_back(units.front());
+    auto duplicate = UnitRegistry::Create(units, projection, travel);
+    REQUIRE_FALSE(duplicate.ok());
+    CHECK(absl::StrContains(duplicate.status().message(), "appears twice"));
   }
 }
 
