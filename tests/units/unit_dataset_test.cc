@@ -316,3 +316,39 @@ TEST_CASE("the registry finds units by id whether ids are dense or sparse", "[un
 
 }  // namespace
 }  // namespace gz
+
+namespace gz {
+namespace {
+
+TEST_CASE(
+    "a units file large enough to be parsed in two halves reads whole and reports lines "
+    "across the cut",
+    "[units]") {
+  ScratchDir dir;
+  const std::string path = dir.File("large_units.csv");
+  constexpr int kRows = 160000;  // about 10 MB: over the two-thread threshold
+  std::string text = "id,name,kind,travel_mode,district,zone,lon,lat,members,on_post\n";
+  const auto row = [](int id) {
+    return absl::StrCat(id, ",unit number ", id, ",shop,foot,440104,23,113.270000,23.120000,6,2\n");
+  };
+  for (int id = 1; id <= kRows; ++id) text += row(id);
+  WriteText(path, text);
+  absl::StatusOr<std::vector<Unit>> read = ReadUnitsCsv(path);
+  REQUIRE(read.ok());
+  REQUIRE(read->size() == static_cast<size_t>(kRows));
+  for (int i = 0; i < kRows; i += 997) CHECK((*read)[i].id == static_cast<UnitId>(i + 1));
+  CHECK(read->back().id == static_cast<UnitId>(kRows));
+
+  // A bad row late in the file: its line number counts the first half's lines.
+  const std::string bad_late = text.substr(0, text.size() - row(kRows).size()) +
+                               absl::StrCat(kRows, ",x,shop,foot,440104,23,113.27,23.12,0,2\n");
+  WriteText(path, bad_late);
+  CheckRejected(ReadUnitsCsv(path).status(), path, kRows + 1, "members");
+
+  // An id of the first half repeated in the second.
+  WriteText(path, text + row(17));
+  CheckRejected(ReadUnitsCsv(path).status(), path, kRows + 2, "duplicate id 17");
+}
+
+}  // namespace
+}  // namespace gz
