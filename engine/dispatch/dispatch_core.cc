@@ -1,5 +1,6 @@
 #include "engine/dispatch/dispatch_core.h"
 
+#include <algorithm>
 #include <cassert>
 #include <cmath>
 #include <utility>
@@ -173,16 +174,49 @@ std::optional<std::pair<RejectReason, std::string>> DispatchCore::ValidateAlert(
   return std::nullopt;
 }
 
+DispatchCore::MergeCell DispatchCore::MergeCellOf(PlanePoint p) const {
+  const double side = std::max(config_.merge_radius_m, 1.0);
+  return {static_cast<int64_t>(std::floor(p.x / side)),
+          static_cast<int64_t>(std::floor(p.y / side))};
+}
+
+void DispatchCore::IndexForMerge(const Incident& incident) {
+  merge_cells_[MergeCellOf(incident.plane)].push_back(incident.id);
+}
+
+void DispatchCore::UnindexForMerge(const Incident& incident) {
+  auto it = merge_cells_.find(MergeCellOf(incident.plane));
+  if (it == merge_cells_.end()) return;
+  std::vector<IncidentId>& ids = it->second;
+  ids.erase(std::remove(ids.begin(), ids.end(), incident.id), ids.end());
+  if (ids.empty()) merge_cells_.erase(it);
+}
+
+void DispatchCore::RebuildMergeIndex() {
+  merge_cells_.clear();
+  for (IncidentId id : open_) IndexForMerge(incidents_.at(id));
+}
+
 Incident* DispatchCore::FindMergeTarget(Category category, PlanePoint plane) {
+  // Anything within merge_radius_m lies in the 3 x 3 cells around the alert's own.
   Incident* best = nullptr;
   double best_distance = 0;
-  for (IncidentId id : open_) {  // ascending id: ties go to the oldest incident
-    Incident& inc = incidents_.at(id);
-    if (inc.category != category || inc.opened_at + config_.merge_window < now_) continue;
-    const double d = Distance(inc.plane, plane);
-    if (d <= config_.merge_radius_m && (best == nullptr || d < best_distance)) {
-      best = &inc;
-      best_distance = d;
+  const auto [cx, cy] = MergeCellOf(plane);
+  for (int64_t x = cx - 1; x <= cx + 1; ++x) {
+    for (int64_t y = cy - 1; y <= cy + 1; ++y) {
+      auto cell = merge_cells_.find(MergeCell{x, y});
+      if (cell == merge_cells_.end()) continue;
+      for (IncidentId id : cell->second) {
+        Incident& inc = incidents_.at(id);
+        if (inc.category != category || inc.opened_at + config_.merge_window < now_) continue;
+        const double d = Distance(inc.plane, plane);
+        if (d > config_.merge_radius_m) continue;
+        // The nearest; on a tie the oldest (lowest id), as a scan in id order would choose.
+        if (best == nullptr || d < best_distance || (d == best_distance && id < best->id)) {
+          best = &inc;
+          best_distance = d;
+        }
+      }
     }
   }
   return best;
@@ -246,6 +280,7 @@ void DispatchCore::Handle(const RaiseAlert& c) {
     if (config_.rings[r] == inc.plan->assembly_ring) inc.assembly_ring = static_cast<int>(r);
   }
   open_.insert(id);
+  IndexForMerge(inc);
   ++stats_.alerts_accepted;
   Remember(c, AlertAnswer{true, id, false, RejectReason::kUnspecified, ""});
   Emit(AlertAccepted{c.reporter_id, c.client_sequence, id, false, false});
@@ -519,6 +554,7 @@ void DispatchCore::EndIncident(Incident& inc, IncidentState to) {
   UnscheduleEscalation(inc);
   short_.erase(ShortKey(inc));
   open_.erase(inc.id);
+  UnindexForMerge(inc);
 }
 
 void DispatchCore::Handle(const ResolveIncident& c) {

@@ -34,6 +34,7 @@
 #include "absl/container/btree_map.h"
 #include "absl/container/btree_set.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "engine/dispatch/commands.h"
@@ -62,7 +63,10 @@ struct CoreStats {
   uint64_t ring_widenings = 0;
   uint64_t escalations = 0;
   uint64_t incidents_short = 0;
+  bool operator==(const CoreStats&) const = default;
 };
+
+struct CoreState;  // engine/dispatch/core_state.h
 
 class DispatchCore {
  public:
@@ -97,6 +101,26 @@ class DispatchCore {
 
   const absl::btree_map<IncidentId, Incident>& incidents() const { return incidents_; }
   const absl::btree_set<IncidentId>& open_incidents() const { return open_; }
+
+  // Snapshots (engine/dispatch/core_state.h, implemented in core_state.cc).
+  //
+  // CaptureState copies the whole mutable state. RestoreState replaces this core's state with
+  // `state`, which must have been captured from a core created with the same config and the same
+  // unit set (the core need not be fresh: whatever it did before is forgotten). The state is
+  // checked first in full; on any inconsistency (an unknown unit or incident, a unit held twice, an
+  // assigned unit nobody holds, a value out of range, another unit set or config, ...) it returns
+  // InvalidArgument with a sentence naming the first problem, and this core is left unchanged.
+  // REQUIRES: not called from inside Apply().
+  CoreState CaptureState() const;
+  absl::Status RestoreState(const CoreState& state);
+
+  // Rebuilds every index the core keeps beside its records (the open set and its merge index, the
+  // unit holders, the deadlines, the short set, each incident's assignment list and run card, the
+  // units' statuses and offerable flags) and compares them with the live ones: OK, or Internal
+  // naming the first difference. RestoreState relies on these rebuilds to leave the indexes out of
+  // a snapshot; tests call it after commands. An index added to the core belongs here and in
+  // RestoreState.
+  absl::Status CheckDerivedState() const;
 
  private:
   struct AlertAnswer {
@@ -134,6 +158,14 @@ class DispatchCore {
   std::optional<std::pair<RejectReason, std::string>> ValidateAlert(const RaiseAlert& c,
                                                                     const District* district) const;
   Incident* FindMergeTarget(Category category, PlanePoint plane);
+  // The merge index: open incidents by square cell of side merge_radius_m, so that a merge
+  // target is looked for among the 3 x 3 cells around an alert instead of every open incident
+  // (at tens of thousands open, a scan cost milliseconds per alert).
+  using MergeCell = std::pair<int64_t, int64_t>;
+  MergeCell MergeCellOf(PlanePoint p) const;
+  void IndexForMerge(const Incident& incident);
+  void UnindexForMerge(const Incident& incident);
+  void RebuildMergeIndex();  // from open_ and incidents_
   void Remember(const RaiseAlert& c, AlertAnswer answer);
   void Upgrade(Incident& incident, Level level);
   // nullptr (and a rejection emitted) unless `id` names an incident.
@@ -173,6 +205,7 @@ class DispatchCore {
   AssignmentId next_assignment_id_ = 1;
   absl::btree_map<IncidentId, Incident> incidents_;
   absl::btree_set<IncidentId> open_;
+  absl::flat_hash_map<MergeCell, std::vector<IncidentId>> merge_cells_;  // open incidents only
   absl::btree_map<AssignmentId, Assignment> assignments_;
   std::vector<AssignmentId> holder_;  // by slot: the active assignment, 0 if none
   // Ack deadlines of pending assignments and arrival deadlines of acknowledged ones.
