@@ -55,7 +55,14 @@ DeliveryBook::HelloResult DeliveryBook::Hello(UnitId unit, const std::string& ro
     Disconnect(it->second);
   }
   Session& s = SessionOf(unit);
-  if (!s.routing_id.empty() && s.routing_id != routing_id) unit_by_routing_id_.erase(s.routing_id);
+  if (!s.routing_id.empty() && s.routing_id != routing_id) {
+    // The unit's old connection may meanwhile speak for another unit (a reused routing id):
+    // that mapping is the other unit's now.
+    if (auto old = unit_by_routing_id_.find(s.routing_id);
+        old != unit_by_routing_id_.end() && old->second == unit) {
+      unit_by_routing_id_.erase(old);
+    }
+  }
   s.routing_id = routing_id;
   unit_by_routing_id_[routing_id] = unit;
   if (!s.connected) ++connected_;

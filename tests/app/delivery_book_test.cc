@@ -82,5 +82,19 @@ TEST_CASE("a routing id reused by another unit disconnects the first", "[app][de
   CHECK_FALSE(book.Find(1)->connected);
 }
 
+// Found by the fuzz_commands harness: the first unit's Hello elsewhere used to erase the routing
+// id it had lost, so the unit now on it was refused as if it had never said Hello.
+TEST_CASE("a unit back on a new connection leaves its old routing id to the unit now on it",
+          "[app][delivery]") {
+  DeliveryBook book(4);
+  book.Hello(1, "same", 0, kT0);
+  book.Hello(2, "same", 0, kT0);
+  book.Hello(1, "other", 0, kT0);
+  CHECK(book.UnitOfRoutingId("same") == 2);
+  CHECK(book.UnitOfRoutingId("other") == 1);
+  CHECK(book.Find(2)->connected);
+  CHECK(book.connected() == 2);
+}
+
 }  // namespace
 }  // namespace gz
