@@ -35,6 +35,8 @@
 #include <utility>
 #include <vector>
 
+#include "absl/flags/parse.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "bench/bench_support.h"
 #include "benchmark/benchmark.h"
@@ -337,6 +339,67 @@ void PrintSummary(const std::vector<Dataset*>& datasets) {
   }
 }
 
+// The JSON result and the RESULTS.md rows: every workload's figures, and per size a row of the
+// headline queries.
+int WriteResults(const std::vector<Dataset*>& datasets) {
+  bench::Json json = bench::ResultHeader("geo_bench", "standard");
+  bench::Json sizes = bench::Json::Array();
+  std::vector<std::vector<std::string>> rows;
+  const auto get = [](size_t size, const std::string& workload) -> const Record* {
+    auto it = Records().find({size, workload});
+    return it == Records().end() ? nullptr : &it->second;
+  };
+  const auto pair = [](const Record* r) {
+    return r == nullptr
+               ? std::string("-")
+               : absl::StrFormat("%.2f / %.2f", r->latency.p50_ns / 1e3, r->latency.p99_ns / 1e3);
+  };
+  for (const Dataset* d : datasets) {
+    bench::Json workloads = bench::Json::Array();
+    for (const auto& [key, r] : Records()) {
+      if (key.first != d->size) continue;
+      workloads.Push(
+          bench::Json::Object()
+              .Set("workload", key.second)
+              .Set("latency", bench::SummaryJson(r.latency))
+              .Set("throughput_per_s", r.latency.mean_ns > 0 ? 1e9 / r.latency.mean_ns : 0.0)
+              .Set("pred_calls_per_query", r.pred_calls)
+              .Set("found_per_query", r.found));
+    }
+    sizes.Push(bench::Json::Object()
+                   .Set("units", static_cast<int64_t>(d->size))
+                   .Set("build_s", d->build_s)
+                   .Set("heap_bytes", d->heap_delta)
+                   .Set("rss_delta_bytes", d->rss_delta)
+                   .Set("workloads", std::move(workloads)));
+    const Record* k3 = get(d->size, "nearest_available/k=3/ring=3min/busy=0%");
+    const Record* scan = get(d->size, "scan/k=3/ring=3min/busy=0%");
+    rows.push_back(
+        {absl::StrCat(d->size), absl::StrFormat("%.3f s", d->build_s), pair(k3), pair(scan),
+         k3 && scan ? absl::StrFormat("%.4f", k3->latency.p50_ns / scan->latency.p50_ns) : "-",
+         pair(get(d->size, "nearest_available/k=10/ring=10min/busy=0%")),
+         pair(get(d->size, "worst_case/k=10/ring=10min/busy=99%")),
+         pair(get(d->size, "within_radius/500m")), pair(get(d->size, "move/50m"))});
+  }
+  json.Set("sizes", std::move(sizes));
+  std::printf("\n");
+  if (absl::Status st = bench::WriteResult("geo_bench", "standard", json); !st.ok()) {
+    std::fprintf(stderr, "geo_bench: %s\n", std::string(st.message()).c_str());
+    return 1;
+  }
+  const bench::ResultsTable table{
+      "geo_bench",
+      "## geo_bench: GeoIndex at 23,000 / 230,000 / 2,300,000 units",
+      {"units", "packing", "k=3 3-min p50 / p99 µs", "scan p50 / p99 µs", "k=3/scan p50",
+       "k=10 10-min p50 / p99", "worst case 99% busy k=10 p50 / p99", "radius 500 m p50 / p99",
+       "move p50 / p99"}};
+  if (absl::Status st = bench::RecordRows(table, rows); !st.ok()) {
+    std::fprintf(stderr, "geo_bench: %s\n", std::string(st.message()).c_str());
+    return 1;
+  }
+  return 0;
+}
+
 int Main(int argc, char** argv) {
   bench::PrintEnvironment("geo_bench: GeoIndex queries and moves at 23k, 230k and 2.3M units");
 
@@ -350,7 +413,8 @@ int Main(int argc, char** argv) {
   if (!has_min_time) args.insert(args.begin() + 1, default_min_time);
   int args_count = static_cast<int>(args.size());
   benchmark::Initialize(&args_count, args.data());
-  if (benchmark::ReportUnrecognizedArguments(args_count, args.data())) return 1;
+  // What Google Benchmark left: the common --json and --record flags (bench_support.h).
+  absl::ParseCommandLine(args_count, args.data());
 
   absl::StatusOr<CityData> city = LoadCityData(DISPATCH_CONFIG_DIR);
   if (!city.ok()) {
@@ -389,7 +453,7 @@ int Main(int argc, char** argv) {
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   PrintSummary(datasets);
-  return 0;
+  return WriteResults(datasets);
 }
 
 }  // namespace

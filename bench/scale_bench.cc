@@ -50,7 +50,8 @@ int Run() {
   bench::PrintEnvironment("scale_bench: dispatchd cold start and resident size by unit count");
   std::printf("\n%-10s %-12s %-14s %-14s %-12s %-14s %s\n", "units", "units.csv", "file read",
               "cold start", "ratio", "loaded (own)", "resident");
-  std::vector<std::string> rows;
+  std::vector<std::vector<std::string>> rows;
+  bench::Json sizes = bench::Json::Array();
   for (const std::string& size_text : absl::GetFlag(FLAGS_units)) {
     const long units = std::stol(size_text);
     const fs::path dir = fs::path(absl::GetFlag(FLAGS_work_dir)) / size_text;
@@ -76,7 +77,8 @@ int Run() {
     const double read_s = Seconds(Clock::now() - read_start);
 
     const auto start = Clock::now();
-    auto dispatchd = testing::DispatchdProcess::Start(dir.string(), {}, absl::Seconds(300));
+    auto dispatchd =
+        testing::DispatchdProcess::Start(dir.string(), bench::DispatchdFlags(), absl::Seconds(300));
     if (!dispatchd.ok()) {
       std::fprintf(stderr, "scale_bench: %s\n", std::string(dispatchd.status().message()).c_str());
       return 1;
@@ -94,15 +96,33 @@ int Run() {
                 absl::StrCat(static_cast<int>(cold_s * 1000), " ms").c_str(),
                 absl::StrCat(static_cast<int>(cold_s / std::max(read_s, 1e-6)), "x").c_str(),
                 own.c_str(), rss_kib / 1024.0);
-    rows.push_back(absl::StrCat("| ", units, " | ", static_cast<int>(read_s * 1000), " ms | ",
-                                static_cast<int>(cold_s * 1000), " ms | ", own, " | ",
-                                static_cast<int>(rss_kib / 1024), " MiB |"));
+    rows.push_back({absl::StrCat(units), absl::StrCat(static_cast<int>(read_s * 1000), " ms"),
+                    absl::StrCat(static_cast<int>(cold_s * 1000), " ms"), own,
+                    absl::StrCat(static_cast<int>(rss_kib / 1024), " MiB")});
+    sizes.Push(bench::Json::Object()
+                   .Set("units", static_cast<int64_t>(units))
+                   .Set("units_file_bytes", static_cast<int64_t>(fs::file_size(units_file)))
+                   .Set("file_read_s", read_s)
+                   .Set("cold_start_s", cold_s)
+                   .Set("dispatchd_own_load", own)
+                   .Set("resident_bytes", static_cast<int64_t>(rss_kib) * 1024));
     fs::remove_all(dir);
   }
-  std::printf(
-      "\nRESULTS.md rows (| units | file read | cold start | dispatchd's own load | resident "
-      "|):\n");
-  for (const std::string& row : rows) std::printf("%s\n", row.c_str());
+  std::printf("\n");
+  bench::Json json = bench::ResultHeader("scale_bench", "standard");
+  json.Set("sizes", std::move(sizes));
+  absl::Status status = bench::WriteResult("scale_bench", "standard", json);
+  if (status.ok()) {
+    status = bench::RecordRows(
+        {"scale_bench",
+         "## scale_bench: dispatchd cold start and resident size by unit count",
+         {"units", "file read", "cold start", "dispatchd's own load", "resident"}},
+        rows);
+  }
+  if (!status.ok()) {
+    std::fprintf(stderr, "scale_bench: %s\n", std::string(status.message()).c_str());
+    return 1;
+  }
   return 0;
 }
 

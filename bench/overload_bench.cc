@@ -1,0 +1,273 @@
+// overload_bench: dispatchd far past saturation. Alerts of every level are sent open loop (a fixed
+// schedule; latency from the intended send time) at a rate well above what the engine can decide,
+// and the bench reports, per level, how many were accepted and how many refused with BUSY, and the
+// reply latency of each; dispatchd's resident size is sampled throughout. A short run at a low rate
+// first is the same-run baseline for the latencies.
+//
+// What good looks like (issue 5): level I and II alerts keep their baseline latency, the shedding
+// falls on level IV (then III), every alert is answered (nothing lost), memory stays flat.
+//
+//   build/bench/overload_bench                       # 10 s baseline at 200/s, 20 s at 50,000/s
+//   build/bench/overload_bench --rate=60000 --seconds=60
+
+#include <sys/resource.h>
+
+#include <array>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+#include <zmq.hpp>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "bench/bench_support.h"
+#include "engine/config/city_data.h"
+#include "protocol/dispatch.pb.h"
+#include "simulators/random.h"
+#include "tests/support/dispatchd_process.h"
+
+ABSL_FLAG(double, rate, 50000, "Alerts per second offered in the overload phase.");
+ABSL_FLAG(double, seconds, 20, "Length of the overload phase.");
+ABSL_FLAG(double, baseline_rate, 200, "Alerts per second in the baseline phase.");
+ABSL_FLAG(double, baseline_seconds, 10, "Length of the baseline phase.");
+ABSL_FLAG(std::string, config_dir, DISPATCH_CONFIG_DIR, "Dataset and config dispatchd loads.");
+ABSL_FLAG(uint64_t, seed, 20261127, "Seed for alert places and levels.");
+
+namespace gz::bench {
+namespace {
+
+namespace pb = ::gz::dispatch::v1;
+using Clock = std::chrono::steady_clock;
+
+int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
+      .count();
+}
+
+// The level mix of a bad night: mostly minor reports, a few severe ones.
+pb::Level PickLevel(sim::Random& random) {
+  const double u = random.Uniform();
+  if (u < 0.01) return pb::LEVEL_I_EXTREME;
+  if (u < 0.05) return pb::LEVEL_II_MAJOR;
+  if (u < 0.20) return pb::LEVEL_III_LARGE;
+  return pb::LEVEL_IV_GENERAL;
+}
+
+constexpr std::array<const char*, 5> kLevelNames = {"-", "IV", "III", "II", "I"};
+
+struct LevelFigures {
+  uint64_t sent = 0, accepted = 0, busy = 0, other = 0;
+  std::vector<int64_t> accepted_ns, busy_ns;
+};
+
+struct PhaseResult {
+  std::array<LevelFigures, 5> levels;
+  uint64_t sent = 0, answered = 0;
+  double seconds = 0;
+  long max_resident_kib = 0, first_resident_kib = 0;
+};
+
+long ResidentKiB(pid_t pid) {
+  std::ifstream status(absl::StrCat("/proc/", pid, "/status"));
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  }
+  return 0;
+}
+
+// Sends `rate` alerts per second for `seconds` from one DEALER, reading answers as they come, then
+// waits up to 30 s for the rest.
+PhaseResult RunPhase(zmq::context_t& context, const testing::DispatchdProcess& dispatchd,
+                     const CityData& city, double rate, double seconds, uint64_t first_sequence,
+                     sim::Random& random) {
+  zmq::socket_t socket(context, zmq::socket_type::dealer);
+  socket.set(zmq::sockopt::sndhwm, 0);  // the backlog waits in queues we can see, not in send()
+  socket.set(zmq::sockopt::rcvhwm, 0);
+  socket.set(zmq::sockopt::linger, 0);
+  socket.connect(dispatchd.intake());
+
+  PhaseResult result;
+  const uint64_t count = static_cast<uint64_t>(rate * seconds);
+  std::vector<int64_t> intended(count);
+  std::vector<pb::Level> level_of(count);
+  const int64_t start = NowNs() + 50'000'000;
+  const double gap_ns = 1e9 / rate;
+  pb::Envelope e;
+  e.set_protocol_version(1);
+  pb::RaiseAlert* a = e.mutable_raise_alert();
+  a->set_reporter_id("overload_bench");
+  a->set_category(pb::CATEGORY_PUBLIC_SECURITY);
+  std::string frame;
+  int64_t next_sample = start;
+  const auto take_answers = [&] {
+    zmq::message_t m;
+    while (socket.recv(m, zmq::recv_flags::dontwait)) {
+      const int64_t now = NowNs();
+      pb::Envelope reply;
+      if (!reply.ParseFromArray(m.data(), static_cast<int>(m.size())) || !reply.has_alert_reply()) {
+        continue;
+      }
+      const uint64_t i = reply.alert_reply().client_sequence() - first_sequence;
+      if (i >= count) continue;
+      LevelFigures& f = result.levels[level_of[i]];
+      ++result.answered;
+      const int64_t latency = now - intended[i];
+      if (reply.alert_reply().has_accepted()) {
+        ++f.accepted;
+        f.accepted_ns.push_back(latency);
+      } else if (reply.alert_reply().rejected().reason() == pb::REJECT_REASON_BUSY) {
+        ++f.busy;
+        f.busy_ns.push_back(latency);
+      } else {
+        ++f.other;
+      }
+    }
+  };
+  const auto sample_memory = [&](int64_t now) {
+    if (now < next_sample) return;
+    next_sample = now + 250'000'000;
+    const long kib = ResidentKiB(dispatchd.pid());
+    if (result.first_resident_kib == 0) result.first_resident_kib = kib;
+    result.max_resident_kib = std::max(result.max_resident_kib, kib);
+  };
+  for (uint64_t i = 0; i < count; ++i) {
+    intended[i] = start + static_cast<int64_t>(static_cast<double>(i) * gap_ns);
+    while (NowNs() < intended[i]) take_answers();
+    level_of[i] = PickLevel(random);
+    const Unit& near = city.units[random.Below(city.units.size())];
+    const auto [dx, dy] = random.NormalPair();
+    PlanePoint p = city.projection.ToPlane(near.position);
+    p.x += dx * 300;
+    p.y += dy * 300;
+    const LonLat where = city.projection.ToLonLat(p);
+    e.set_sequence(first_sequence + i);
+    a->set_client_sequence(first_sequence + i);
+    a->set_level(level_of[i]);
+    a->mutable_position()->set_lon(where.lon);
+    a->mutable_position()->set_lat(where.lat);
+    e.SerializeToString(&frame);
+    socket.send(zmq::buffer(frame), zmq::send_flags::none);
+    ++result.levels[level_of[i]].sent;
+    ++result.sent;
+    sample_memory(NowNs());
+  }
+  result.seconds = static_cast<double>(NowNs() - start) / 1e9;
+  const int64_t give_up = NowNs() + 30'000'000'000;
+  while (result.answered < count && NowNs() < give_up) {
+    take_answers();
+    sample_memory(NowNs());
+    std::this_thread::yield();
+  }
+  return result;
+}
+
+std::string Us(double ns) { return absl::StrFormat("%.0f", ns / 1000); }
+
+int Run() {
+  PrintEnvironment("overload_bench");
+  absl::StatusOr<CityData> city = LoadCityData(absl::GetFlag(FLAGS_config_dir));
+  if (!city.ok()) {
+    std::fprintf(stderr, "overload_bench: %s\n", std::string(city.status().message()).c_str());
+    return 1;
+  }
+  auto dispatchd =
+      testing::DispatchdProcess::Start(absl::GetFlag(FLAGS_config_dir), DispatchdFlags());
+  if (!dispatchd.ok()) {
+    std::fprintf(stderr, "overload_bench: %s\n", std::string(dispatchd.status().message()).c_str());
+    return 1;
+  }
+  zmq::context_t context;
+  sim::Random random(absl::GetFlag(FLAGS_seed), /*stream=*/1);
+  const double rate = absl::GetFlag(FLAGS_rate);
+  std::printf(
+      "  load:     baseline %.0f alerts/s for %.0f s, then %.0f alerts/s for %.0f s; "
+      "levels 1%% I, 4%% II, 15%% III, 80%% IV; σ=300 m around random units\n\n",
+      absl::GetFlag(FLAGS_baseline_rate), absl::GetFlag(FLAGS_baseline_seconds), rate,
+      absl::GetFlag(FLAGS_seconds));
+  std::fflush(stdout);
+  const PhaseResult baseline =
+      RunPhase(context, **dispatchd, *city, absl::GetFlag(FLAGS_baseline_rate),
+               absl::GetFlag(FLAGS_baseline_seconds), 1, random);
+  const PhaseResult overload = RunPhase(context, **dispatchd, *city, rate,
+                                        absl::GetFlag(FLAGS_seconds), 100'000'000, random);
+  const std::string summary = (*dispatchd)->Stop(SIGTERM) == 0 ? "" : " (dispatchd exit non-zero)";
+
+  Json result = ResultHeader("overload_bench", "overload");
+  result.Set("rate", rate).Set("seconds", absl::GetFlag(FLAGS_seconds));
+  std::vector<std::vector<std::string>> rows;
+  std::printf("%-5s %9s %9s %9s %7s | %-44s | %-44s\n", "level", "sent", "accepted", "BUSY",
+              "other", "accepted: reply p50 / p99 / p99.9 / max µs",
+              "baseline (low rate) p50 / p99 µs");
+  Json levels = Json::Array();
+  for (int l = 4; l >= 1; --l) {
+    const LevelFigures& f = overload.levels[l];
+    const LatencySummary acc = Summarize(f.accepted_ns);
+    const LatencySummary base = Summarize(baseline.levels[l].accepted_ns);
+    std::printf("%-5s %9llu %9llu %9llu %7llu | %10s / %8s / %8s / %8s | %10s / %8s\n",
+                kLevelNames[l], static_cast<unsigned long long>(f.sent),
+                static_cast<unsigned long long>(f.accepted),
+                static_cast<unsigned long long>(f.busy), static_cast<unsigned long long>(f.other),
+                Us(acc.p50_ns).c_str(), Us(acc.p99_ns).c_str(), Us(acc.p999_ns).c_str(),
+                Us(acc.max_ns).c_str(), Us(base.p50_ns).c_str(), Us(base.p99_ns).c_str());
+    levels.Push(Json::Object()
+                    .Set("level", kLevelNames[l])
+                    .Set("sent", f.sent)
+                    .Set("accepted", f.accepted)
+                    .Set("busy", f.busy)
+                    .Set("other", f.other)
+                    .Set("accepted_latency", SummaryJson(acc))
+                    .Set("busy_latency", SummaryJson(Summarize(f.busy_ns)))
+                    .Set("baseline_latency", SummaryJson(base)));
+    rows.push_back({absl::StrFormat("%.0f/s", rate), kLevelNames[l], absl::StrCat(f.sent),
+                    absl::StrCat(f.accepted), absl::StrCat(f.busy),
+                    absl::StrCat(Us(acc.p50_ns), " / ", Us(acc.p99_ns), " / ", Us(acc.p999_ns)),
+                    absl::StrCat(Us(base.p50_ns), " / ", Us(base.p99_ns)),
+                    absl::StrFormat("%ld → %ld MiB", overload.first_resident_kib / 1024,
+                                    overload.max_resident_kib / 1024)});
+  }
+  result.Set("levels", levels);
+  const uint64_t lost = overload.sent - overload.answered;
+  std::printf(
+      "\nsent %llu in %.1f s (%.0f/s), answered %llu, unanswered %llu%s; dispatchd resident "
+      "%ld MiB at the start of the overload, at most %ld MiB\n",
+      static_cast<unsigned long long>(overload.sent), overload.seconds,
+      static_cast<double>(overload.sent) / overload.seconds,
+      static_cast<unsigned long long>(overload.answered), static_cast<unsigned long long>(lost),
+      summary.c_str(), overload.first_resident_kib / 1024, overload.max_resident_kib / 1024);
+  result.Set("sent", overload.sent)
+      .Set("answered", overload.answered)
+      .Set("unanswered", lost)
+      .Set("resident_start_kib", static_cast<int64_t>(overload.first_resident_kib))
+      .Set("resident_max_kib", static_cast<int64_t>(overload.max_resident_kib));
+  if (absl::Status s = WriteResult("overload_bench", "overload", result); !s.ok()) {
+    std::fprintf(stderr, "overload_bench: %s\n", std::string(s.message()).c_str());
+  }
+  const ResultsTable table{
+      "overload_bench",
+      "## overload_bench: alerts far past saturation, by level",
+      {"offered", "level", "sent", "accepted", "BUSY", "accepted reply p50 / p99 / p99.9 µs",
+       "baseline p50 / p99 µs", "dispatchd resident"}};
+  if (absl::Status s = RecordRows(table, rows); !s.ok()) {
+    std::fprintf(stderr, "overload_bench: %s\n", std::string(s.message()).c_str());
+  }
+  return lost == 0 ? 0 : 1;
+}
+
+}  // namespace
+}  // namespace gz::bench
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "Offers alerts of every level far past dispatchd's saturation and reports, per level, what\n"
+      "was accepted, what was refused BUSY and the reply latency, against a low-rate baseline.\n\n"
+      "  overload_bench --rate=50000 --seconds=20");
+  absl::ParseCommandLine(argc, argv);
+  return gz::bench::Run();
+}
