@@ -3,7 +3,7 @@
 //
 //   drill                                      # in-process, the normal-day scenario
 //   drill --scenario=config/scenarios/typhoon_evening.textproto --out=typhoon
-//   drill --live --speed=10                    # against a running dispatchd (+ responder_fleet)
+//   drill --live --speed=10 --keys_dir=keys    # against a running dispatchd (+ responder_fleet)
 //
 // In-process the core runs with a simulated clock and simulated people, as fast as the machine
 // goes; the same scenario and seed print the same report, byte for byte (wall-clock figures go to
@@ -20,6 +20,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
+#include "engine/auth/curve_keys.h"
 #include "engine/config/city_data.h"
 #include "engine/config/dispatch_config_file.h"
 #include "engine/dispatch/event_format.h"
@@ -44,6 +45,11 @@ ABSL_FLAG(std::string, intake, "tcp://127.0.0.1:7401", "Live only: dispatchd's i
 ABSL_FLAG(std::string, operator_endpoint, "tcp://127.0.0.1:7403",
           "Live only: its operator socket.");
 ABSL_FLAG(std::string, feed, "tcp://127.0.0.1:7404", "Live only: its feed.");
+ABSL_FLAG(std::string, keys_dir, "",
+          "Live only: dispatchd's key directory; the drill connects with its drill key "
+          "(<dir>/drill.*).");
+ABSL_FLAG(std::string, key, "", "Live only: connect with this key pair instead (<prefix>).");
+ABSL_FLAG(std::string, server_key, "", "Live only: dispatchd's public key file, with --key.");
 ABSL_FLAG(double, drain_minutes, 60,
           "Live only: after the last alert, wait at most this much scenario time for open "
           "incidents to end.");
@@ -86,7 +92,8 @@ int main(int argc, char** argv) {
       "the 1/3/5/10/20-minute response rings.\n\n"
       "  drill                                   # in-process: normal day, simulated clock\n"
       "  drill --scenario=config/scenarios/typhoon_evening.textproto --out=typhoon\n"
-      "  drill --live --speed=10                 # against dispatchd, with responder_fleet\n"
+      "  drill --live --speed=10 --keys_dir=<dir>\n"
+      "                                          # against dispatchd, with responder_fleet\n"
       "                                          #   --time_scale=10 playing the units");
   absl::ParseCommandLine(argc, argv);
   const std::string dir = absl::GetFlag(FLAGS_config_dir);
@@ -108,6 +115,11 @@ int main(int argc, char** argv) {
     options.feed_endpoint = absl::GetFlag(FLAGS_feed);
     options.speed = absl::GetFlag(FLAGS_speed);
     options.drain = absl::Minutes(absl::GetFlag(FLAGS_drain_minutes));
+    absl::StatusOr<gz::auth::CurveClientKeys> keys =
+        gz::auth::ClientKeysFromFlags(absl::GetFlag(FLAGS_keys_dir), absl::GetFlag(FLAGS_key),
+                                      absl::GetFlag(FLAGS_server_key), gz::auth::kDrillKeyName);
+    if (!keys.ok()) return Fail(std::string(keys.status().message()));
+    options.curve = *std::move(keys);
     std::fprintf(stderr, "drill: live, %zu alerts over %s of scenario time at %gx\n", alerts.size(),
                  absl::FormatDuration(scenario->duration).c_str(), options.speed);
     record = gz::sim::RunLiveDrill(*city, *scenario, alerts, options);

@@ -145,12 +145,15 @@ absl::StatusOr<DrillRecord> RunLiveDrill(const CityData& city, const Scenario& s
   zmq::context_t context;
   const absl::Duration timeout = absl::Seconds(5);
   auto feed = client::FeedListener::Connect(context, options.feed_endpoint,
-                                            options.operator_endpoint, timeout);
+                                            options.operator_endpoint, timeout, options.curve);
   if (!feed.ok()) return feed.status();
-  auto intake = client::AlertClient::Create(
-      context, {.endpoint = options.intake_endpoint, .reporter_id = "drill", .timeout = timeout});
+  auto intake = client::AlertClient::Create(context, {.endpoint = options.intake_endpoint,
+                                                      .reporter_id = "drill",
+                                                      .timeout = timeout,
+                                                      .curve = options.curve});
   if (!intake.ok()) return intake.status();
-  auto ops = client::OperatorClient::Create(context, options.operator_endpoint, timeout);
+  auto ops =
+      client::OperatorClient::Create(context, options.operator_endpoint, timeout, options.curve);
   if (!ops.ok()) return ops.status();
 
   // Scenario time <-> wall time: the engine runs on the wall clock, the report on the scenario's.

@@ -20,6 +20,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "engine/auth/curve_keys.h"
 #include "engine/config/city_data.h"
 #include "engine/dispatch/dispatch_config.h"
 #include "simulators/drill_report.h"
@@ -41,6 +42,9 @@ struct LiveDrillOptions {
   // After the last alert, wait at most this much scenario time for open incidents to end.
   absl::Duration drain = absl::Hours(1);
   absl::Duration progress_every = absl::Seconds(5);  // wall time between progress lines
+  // CURVE keys for all three channels: a drill key (drill --keys_dir picks <dir>/drill.*); empty
+  // for a dispatchd run with --insecure_no_auth.
+  auth::CurveClientKeys curve = {};
 };
 
 absl::StatusOr<DrillRecord> RunLiveDrill(const CityData& city, const Scenario& scenario,

@@ -29,6 +29,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "engine/app/descriptor_limit.h"
+#include "engine/auth/curve_keys.h"
 #include "engine/client/responder_client.h"
 #include "engine/config/city_data.h"
 #include "engine/dispatch/dispatch_config.h"
@@ -54,6 +55,11 @@ ABSL_FLAG(int, processes, 1,
           "Fork this many shard processes (0: as many as the descriptor limit needs).");
 ABSL_FLAG(double, patrol_share, 0.05, "Share of units that patrol and report positions.");
 ABSL_FLAG(double, position_interval_s, 10, "How often a patrolling unit reports its position.");
+ABSL_FLAG(std::string, keys_dir, "",
+          "dispatchd's key directory: every unit connects with its drill key (<dir>/drill.*), "
+          "which may speak for any unit.");
+ABSL_FLAG(std::string, key, "", "Connect with this key pair instead (<prefix>.key_secret).");
+ABSL_FLAG(std::string, server_key, "", "dispatchd's public key file, with --key.");
 
 namespace gz {
 namespace {
@@ -112,6 +118,13 @@ int Run(int shard, int shards) {
     }
   }
 
+  absl::StatusOr<auth::CurveClientKeys> keys =
+      auth::ClientKeysFromFlags(absl::GetFlag(FLAGS_keys_dir), absl::GetFlag(FLAGS_key),
+                                absl::GetFlag(FLAGS_server_key), auth::kDrillKeyName);
+  if (!keys.ok()) {
+    std::fprintf(stderr, "responder_fleet: %s\n", std::string(keys.status().message()).c_str());
+    return 64;
+  }
   zmq::context_t context;
   context.set(zmq::ctxopt::max_sockets, static_cast<int>(chosen.size()) + 64);
   std::vector<std::unique_ptr<client::ResponderClient>> clients;
@@ -122,9 +135,18 @@ int Run(int shard, int shards) {
   for (const Unit* u : chosen) {
     absl::StatusOr<std::unique_ptr<client::ResponderClient>> c;
     for (int attempt = 0; attempt < 3; ++attempt) {
-      c = client::ResponderClient::Connect(
-          context, {.endpoint = endpoint, .unit_id = u->id, .request_timeout = absl::Seconds(5)});
+      // Only the first unit watches its handshake (two more descriptors each would not fit the
+      // fleet): a refused key shows there, and the fleet stops instead of timing out unit by unit.
+      c = client::ResponderClient::Connect(context, {.endpoint = endpoint,
+                                                     .unit_id = u->id,
+                                                     .request_timeout = absl::Seconds(5),
+                                                     .curve = *keys,
+                                                     .diagnose_handshake = clients.empty()});
       if (c.ok()) break;
+      if (absl::IsPermissionDenied(c.status()) && clients.empty()) {
+        std::fprintf(stderr, "responder_fleet: %s\n", std::string(c.status().message()).c_str());
+        return 2;
+      }
     }
     if (!c.ok()) {
       std::fprintf(stderr, "responder_fleet: unit %u stays offline: %s\n", u->id,
@@ -280,7 +302,7 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "Brings units online against a running dispatchd and plays their people: acknowledge,\n"
       "decline or stay silent, travel to the scene and report arrival.\n\n"
-      "  responder_fleet --near=113.2644:23.1291 --radius_m=2000 --time_scale=20\n"
+      "  responder_fleet --keys_dir=<dir> --near=113.2644:23.1291 --radius_m=2000 --time_scale=20\n"
       "  responder_fleet --shard=0/4 ...   # a quarter of the fleet in this process");
   absl::ParseCommandLine(argc, argv);
   int shard = 0, shards = 1;

@@ -5,16 +5,22 @@
 //   dispatchctl watch
 //
 // Alerts go to the intake socket, commands and queries to the operator socket, and `watch` reads
-// the feed with the snapshot-then-updates handshake (protocol/README.md). Exit status: 0 done, 1
-// the engine refused (reason code and sentence printed), 2 the engine did not answer or the
-// transport failed, 64 bad usage. Run `dispatchctl --help` for every subcommand with an example.
+// the feed with the snapshot-then-updates handshake (protocol/README.md). Every connection uses
+// CURVE with a client key (--keys_dir picks the operator key of a key directory). The key
+// subcommands (init-keys, keygen, enrol, revoke, clients) work on files and need no engine.
+// Exit status: 0 done, 1 the engine refused (reason code and sentence printed; or its handshake
+// refused our key) or a key change was refused, 2 the engine did not answer or the transport or a
+// file failed, 64 bad usage. Run `dispatchctl --help` for every subcommand with an example.
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <iostream>
 #include <limits>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -31,7 +37,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "engine/auth/allow_list.h"
+#include "engine/auth/curve_keys.h"
 #include "engine/client/alert_client.h"
 #include "engine/client/envelope_socket.h"
 #include "engine/client/rejection.h"
@@ -42,6 +51,13 @@ ABSL_FLAG(std::string, intake, "tcp://127.0.0.1:7401", "dispatchd's alert intake
 ABSL_FLAG(std::string, operator, "tcp://127.0.0.1:7403", "dispatchd's operator socket");
 ABSL_FLAG(std::string, feed, "tcp://127.0.0.1:7404", "dispatchd's event feed");
 ABSL_FLAG(absl::Duration, timeout, absl::Seconds(2), "how long to wait for dispatchd's answer");
+ABSL_FLAG(std::string, keys_dir, "",
+          "dispatchd's key directory: connect with its operator key (<dir>/operator.key_secret and "
+          "<dir>/server.key); enrol, revoke and clients edit or read its clients.allow");
+ABSL_FLAG(std::string, key, "",
+          "connect with this client key pair instead (<prefix>.key_secret, as keygen writes it)");
+ABSL_FLAG(std::string, server_key, "",
+          "dispatchd's public key file (server.key of its key directory), with --key");
 
 ABSL_FLAG(double, lon, std::numeric_limits<double>::quiet_NaN(), "longitude, WGS84 degrees");
 ABSL_FLAG(double, lat, std::numeric_limits<double>::quiet_NaN(), "latitude, WGS84 degrees");
@@ -60,12 +76,21 @@ ABSL_FLAG(uint64_t, before, 0, "incidents: only ids below this (paging)");
 ABSL_FLAG(uint32_t, radius_m, 3000, "near: search radius in metres (1-20000)");
 ABSL_FLAG(bool, available_only, false, "near: only available units");
 
-ABSL_FLAG(std::string, role, "frontline", "assign: frontline or assembly");
+ABSL_FLAG(std::string, role, "frontline",
+          "assign: frontline or assembly; enrol: operator, responder, drill or alert_source");
 ABSL_FLAG(std::string, note, "",
           "assign, release, cancel, resolve, close, set-status: a note for "
           "the timeline, up to 200 bytes");
 
 ABSL_FLAG(int64_t, count, 0, "watch: exit after this many events past the snapshot; 0 = never");
+
+ABSL_FLAG(std::string, out, "",
+          "keygen: prefix of the files to write (<out>.key, <out>.key_secret)");
+ABSL_FLAG(std::string, public_key_file, "", "enrol, revoke: the client's public key file");
+ABSL_FLAG(std::string, public_key, "", "enrol, revoke: the client's public key itself (Z85)");
+ABSL_FLAG(uint32_t, unit, 0, "enrol: a responder key's unit; revoke: every key of this unit");
+ABSL_FLAG(std::string, label, "",
+          "enrol: a name for the key (letters, digits . _ - @); revoke: every key with this label");
 
 namespace gz::client {
 namespace {
@@ -111,18 +136,38 @@ Subcommands, each with an example:
 
 Commands (assign, release, cancel, resolve, close, set-status) take --note=TEXT for the timeline.
 
-Flags for every subcommand:
+Flags for every subcommand above:
   --intake=tcp://127.0.0.1:7401    dispatchd's alert intake socket
   --operator=tcp://127.0.0.1:7403  dispatchd's operator socket
   --feed=tcp://127.0.0.1:7404      dispatchd's event feed
   --timeout=2s                     how long to wait for dispatchd
+  --keys_dir=DIR                   connect with DIR/operator.key_secret, DIR/server.key
+  --key=PREFIX --server_key=FILE   or with this key pair, for the server key in FILE
+                                   (neither: no CURVE, for a dispatchd with --insecure_no_auth)
+
+Keys (CURVE authentication; files only, no engine needed; protocol/README.md):
+  init-keys    a new key directory: the server's keys, an operator and a drill key, and the
+               allow-list clients.allow naming the two
+                 dispatchctl init-keys /etc/dispatchd/keys
+  keygen       a new client key pair: PREFIX.key (public) and PREFIX.key_secret (mode 0600)
+                 dispatchctl keygen --out=phone-5123
+  enrol        allow a client key, with its role (operator, responder + unit, drill,
+               alert_source); dispatchd applies it within a second, no restart
+                 dispatchctl enrol --keys_dir=DIR --public_key_file=phone-5123.key
+                 --role=responder --unit=5123 [--label=phone-2024]
+  revoke       refuse a key from now on, open connections included (by key, unit or label)
+                 dispatchctl revoke --keys_dir=DIR --public_key_file=phone-5123.key
+                 dispatchctl revoke --keys_dir=DIR --unit=5123
+  clients      list the allow-list
+                 dispatchctl clients --keys_dir=DIR
 
 Categories: fire medical public_security traffic natural_disaster hazmat crowd rescue.
 Levels: IV (general), III (large), II (major), I (extreme).
 Times are Guangzhou time (UTC+8).
 
-Exit status: 0 done; 1 dispatchd refused (its reason code and sentence are printed);
-2 dispatchd did not answer, or the connection failed; 64 bad usage.
+Exit status: 0 done; 1 dispatchd refused (its reason code and sentence are printed, or why it
+refused the key), or a key change was refused (already enrolled, nothing to revoke, files exist);
+2 dispatchd did not answer, the connection or a file failed; 64 bad usage.
 )";
 
 // ---------------------------------------------------------------------------------------------
@@ -252,6 +297,10 @@ int Fail(const absl::Status& status) {
     std::cerr << "rejected: " << status.message() << "\n";
     return kExitRejected;
   }
+  if (status.code() == absl::StatusCode::kPermissionDenied) {  // a key dispatchd refused
+    std::cerr << "dispatchctl: " << status.message() << "\n";
+    return kExitRejected;
+  }
   std::cerr << "dispatchctl: " << status.message() << "\n";
   return status.code() == absl::StatusCode::kInvalidArgument ? kExitUsage : kExitUnavailable;
 }
@@ -261,8 +310,11 @@ int Fail(const absl::Status& status) {
 
 class OperatorSession {
  public:
-  OperatorSession(zmq::context_t& context, std::string endpoint, absl::Duration timeout)
-      : socket_(context, std::move(endpoint), "dispatchctl"), timeout_(timeout) {}
+  OperatorSession(zmq::context_t& context, std::string endpoint, absl::Duration timeout,
+                  auth::CurveClientKeys keys)
+      : socket_(context, std::move(endpoint), "dispatchctl", std::move(keys)), timeout_(timeout) {
+    socket_.set_diagnose_handshake(true);
+  }
 
   absl::Status Open() { return socket_.Open(); }
 
@@ -275,7 +327,7 @@ class OperatorSession {
     for (;;) {
       absl::StatusOr<std::optional<pb::Envelope>> reply = socket_.Receive(deadline);
       if (!reply.ok()) return reply.status();
-      if (!reply->has_value()) return NotAnswering(socket_.endpoint(), timeout_);
+      if (!reply->has_value()) return socket_.NoAnswer(timeout_);
       if (InReplyTo(**reply) != *sequence) continue;
       if ((*reply)->has_command_result() && !(*reply)->command_result().ok()) {
         const pb::CommandResult& result = (*reply)->command_result();
@@ -306,6 +358,7 @@ struct Context {
   zmq::context_t& zmq;
   std::vector<std::string> args;  // positional arguments after the subcommand
   OperatorSession& session;
+  auth::CurveClientKeys keys;  // for the intake and feed sockets
 };
 
 std::optional<uint64_t> ParseId(absl::string_view text) {
@@ -366,6 +419,7 @@ int RunAlert(Context& ctx) {
   options.endpoint = absl::GetFlag(FLAGS_intake);
   options.reporter_id = absl::GetFlag(FLAGS_reporter);
   options.timeout = absl::GetFlag(FLAGS_timeout);
+  options.curve = ctx.keys;
   absl::StatusOr<std::unique_ptr<AlertClient>> client = AlertClient::Create(ctx.zmq, options);
   if (!client.ok()) return Fail(client.status());
 
@@ -662,6 +716,9 @@ class Watcher {
       feed_ = std::make_unique<zmq::socket_t>(ctx_.zmq, zmq::socket_type::sub);
       feed_->set(zmq::sockopt::linger, 0);
       feed_->set(zmq::sockopt::subscribe, "");
+      if (absl::Status keyed = auth::UseClientKeys(feed_->handle(), ctx_.keys); !keyed.ok()) {
+        return Fail(keyed);
+      }
       feed_->connect(absl::GetFlag(FLAGS_feed));
     } catch (const zmq::error_t& e) {
       return Fail(absl::InvalidArgumentError(
@@ -751,7 +808,7 @@ class Watcher {
           PollReadable({feed_.get(), &ctx_.session.socket().socket()}, deadline);
       if (!ready.ok()) return ready.status();
       if (!ready->has_value()) {
-        return NotAnswering(ctx_.session.socket().endpoint(), ctx_.session.timeout());
+        return ctx_.session.socket().NoAnswer(ctx_.session.timeout());
       }
       if (**ready == 0) {
         absl::StatusOr<std::optional<pb::IncidentEvent>> e = NextFeedEvent(absl::InfinitePast());
@@ -795,6 +852,270 @@ int RunWatch(Context& ctx) {
   if (!ctx.args.empty()) return Usage("watch takes flags only");
   if (absl::GetFlag(FLAGS_count) < 0) return Usage("--count must not be negative");
   return Watcher(ctx, absl::GetFlag(FLAGS_count)).Run();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Key subcommands: files only.
+
+// A failed key operation: 64 for bad usage, 1 for a change refused (the files say no), 2 for a
+// file that could not be read or written.
+int KeyFail(const absl::Status& status) {
+  std::cerr << "dispatchctl: " << status.message() << "\n";
+  switch (status.code()) {
+    case absl::StatusCode::kInvalidArgument:
+      return kExitUsage;
+    case absl::StatusCode::kAlreadyExists:
+    case absl::StatusCode::kNotFound:
+    case absl::StatusCode::kFailedPrecondition:
+      return kExitRejected;
+    default:
+      return kExitUnavailable;
+  }
+}
+
+// The key directory flag, required by the subcommands that edit it.
+absl::StatusOr<std::string> KeysDirFlag(absl::string_view subcommand) {
+  const std::string dir = absl::GetFlag(FLAGS_keys_dir);
+  if (dir.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(subcommand, " needs --keys_dir=<dispatchd's key directory>"));
+  }
+  return dir;
+}
+
+std::string AllowListPath(const std::string& keys_dir) {
+  return absl::StrCat(keys_dir, "/", auth::kAllowListFile);
+}
+
+// The public key named by --public_key_file or --public_key; nullopt if neither is given.
+absl::StatusOr<std::optional<std::string>> PublicKeyFlag() {
+  const std::string file = absl::GetFlag(FLAGS_public_key_file);
+  const std::string key = absl::GetFlag(FLAGS_public_key);
+  if (!file.empty() && !key.empty()) {
+    return absl::InvalidArgumentError("give --public_key_file or --public_key, not both");
+  }
+  if (!file.empty()) {
+    absl::StatusOr<std::string> read = auth::ReadPublicKeyFile(file);
+    if (!read.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--public_key_file: ", read.status().message()));
+    }
+    return std::optional<std::string>(*std::move(read));
+  }
+  if (!key.empty()) {
+    if (!auth::IsZ85Key(key)) {
+      return absl::InvalidArgumentError(
+          "--public_key is not a CURVE public key (40 characters of Z85)");
+    }
+    return std::optional<std::string>(key);
+  }
+  return std::optional<std::string>();
+}
+
+std::string DescribeClient(const auth::AllowedClient& c) {
+  std::string out = std::string(auth::RoleName(c.role));
+  if (c.role == auth::Role::kResponder) absl::StrAppend(&out, " of unit ", c.unit);
+  if (!c.label.empty()) absl::StrAppend(&out, " (", c.label, ")");
+  return out;
+}
+
+int RunInitKeys(const std::vector<std::string>& args) {
+  if (args.size() != 1)
+    return Usage("init-keys takes the directory to create, e.g. init-keys keys");
+  const std::string& dir = args[0];
+  std::error_code error;
+  std::filesystem::create_directories(dir, error);
+  if (error)
+    return KeyFail(
+        absl::UnavailableError(absl::StrCat("cannot create ", dir, ": ", error.message())));
+  // Only the owner may list or enter it: it holds secret keys.
+  std::filesystem::permissions(dir, std::filesystem::perms::owner_all, error);
+  struct Pair {
+    const char* name;
+    const char* what;
+  };
+  const Pair pairs[] = {
+      {auth::kServerKeyName, "dispatchd's server key; give server.key to every client"},
+      {auth::kOperatorKeyName, "an operator key (dispatchctl --keys_dir uses it)"},
+      {auth::kDrillKeyName, "the simulators' drill key (responder_fleet, drill --live)"}};
+  const std::string allow = AllowListPath(dir);
+  for (const std::string& path :
+       {auth::SecretKeyPath(absl::StrCat(dir, "/", auth::kServerKeyName)), allow}) {
+    if (std::filesystem::exists(path)) {
+      return KeyFail(absl::AlreadyExistsError(
+          absl::StrCat(path, " already exists: ", dir,
+                       " is a key directory already (keys are never replaced)")));
+    }
+  }
+  {
+    std::ofstream header(allow);
+    header
+        << "# dispatchd's allow-list of client keys (config/README.md, engine/auth/allow_list.h):\n"
+           "#   <public key> operator|drill|alert_source [label]\n"
+           "#   <public key> responder <unit id> [label]\n"
+           "#   <public key> revoked ...\n"
+           "# Edit with `dispatchctl enrol` and `dispatchctl revoke`; dispatchd re-reads it within "
+           "a "
+           "second.\n";
+    if (!header) {
+      return KeyFail(absl::UnavailableError(absl::StrCat("cannot write ", allow)));
+    }
+  }
+  std::filesystem::permissions(
+      allow, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write, error);
+  std::map<std::string, std::string> public_keys;
+  for (const Pair& pair : pairs) {
+    absl::StatusOr<auth::CurveKeyPair> keys = auth::GenerateKeyPair();
+    if (!keys.ok()) return KeyFail(keys.status());
+    if (absl::Status s = auth::WriteKeyPair(absl::StrCat(dir, "/", pair.name), *keys, pair.what);
+        !s.ok()) {
+      return KeyFail(s);
+    }
+    public_keys[pair.name] = keys->public_key;
+  }
+  for (const auto& [name, label] : {std::pair{auth::kOperatorKeyName, "control-room"},
+                                    std::pair{auth::kDrillKeyName, "simulators"}}) {
+    auth::AllowedClient client;
+    client.public_key = public_keys[name];
+    client.role =
+        name == std::string(auth::kOperatorKeyName) ? auth::Role::kOperator : auth::Role::kDrill;
+    client.label = label;
+    if (absl::Status s = auth::EnrolClient(allow, client); !s.ok()) return KeyFail(s);
+  }
+  std::cout << "Made the key directory " << dir << ":\n"
+            << "  server.key, server.key_secret      dispatchd's keys (public: "
+            << public_keys[auth::kServerKeyName] << ")\n"
+            << "  operator.key, operator.key_secret  an operator key, enrolled\n"
+            << "  drill.key, drill.key_secret        the simulators' drill key, enrolled\n"
+            << "  clients.allow                      the allow-list\n"
+            << "Start dispatchd with --keys_dir=" << dir << "; dispatchctl --keys_dir=" << dir
+            << " connects with the operator key.\n"
+            << "A drill key may speak for any unit: revoke it (dispatchctl revoke --keys_dir="
+            << dir << " --label=simulators) on an engine that runs no drills.\n";
+  return kExitOk;
+}
+
+int RunKeygen(const std::vector<std::string>& args) {
+  std::string prefix = absl::GetFlag(FLAGS_out);
+  if (prefix.empty() && args.size() == 1) prefix = args[0];
+  if (prefix.empty() || args.size() > 1) return Usage("keygen takes --out=<prefix>");
+  absl::StatusOr<auth::CurveKeyPair> keys = auth::GenerateKeyPair();
+  if (!keys.ok()) return KeyFail(keys.status());
+  if (absl::Status s = auth::WriteKeyPair(prefix, *keys, "a dispatchd client key"); !s.ok()) {
+    return KeyFail(s);
+  }
+  std::cout << "Wrote " << auth::PublicKeyPath(prefix) << " (public) and "
+            << auth::SecretKeyPath(prefix) << " (secret, mode 0600).\n"
+            << "Public key: " << keys->public_key << "\n"
+            << "Enrol it where dispatchd's keys are, e.g.:\n"
+            << "  dispatchctl enrol --keys_dir=<dir> --public_key_file="
+            << auth::PublicKeyPath(prefix) << " --role=responder --unit=<unit id>\n";
+  return kExitOk;
+}
+
+int RunEnrol(const std::vector<std::string>& args) {
+  if (!args.empty()) return Usage("enrol takes flags only");
+  absl::StatusOr<std::string> dir = KeysDirFlag("enrol");
+  if (!dir.ok()) return Usage(dir.status().message());
+  absl::StatusOr<std::optional<std::string>> key = PublicKeyFlag();
+  if (!key.ok()) return Usage(key.status().message());
+  if (!key->has_value()) return Usage("enrol needs --public_key_file=<file> or --public_key=<z85>");
+  const std::optional<auth::Role> role = auth::ParseRole(absl::GetFlag(FLAGS_role));
+  if (!role.has_value() && absl::GetFlag(FLAGS_role) == "frontline") {  // --role was not given
+    return Usage(
+        "enrol needs --role=operator, --role=responder (with --unit), --role=drill or "
+        "--role=alert_source");
+  }
+  if (!role.has_value()) {
+    return Usage(absl::StrCat("--role must be operator, responder, drill or alert_source (got '",
+                              absl::GetFlag(FLAGS_role), "')"));
+  }
+  auth::AllowedClient client;
+  client.public_key = **key;
+  client.role = *role;
+  client.unit = absl::GetFlag(FLAGS_unit);
+  client.label = absl::GetFlag(FLAGS_label);
+  if (*role == auth::Role::kResponder && client.unit == 0) {
+    return Usage("a responder key belongs to one unit: give --unit=<unit id>");
+  }
+  if (*role != auth::Role::kResponder && client.unit != 0) {
+    return Usage("--unit goes with --role=responder only");
+  }
+  const std::string path = AllowListPath(*dir);
+  if (absl::Status s = auth::EnrolClient(path, client); !s.ok()) return KeyFail(s);
+  std::cout << "Enrolled " << client.public_key << " as " << DescribeClient(client) << " in "
+            << path << ". A running dispatchd applies it within a second.\n";
+  return kExitOk;
+}
+
+int RunRevoke(const std::vector<std::string>& args) {
+  if (!args.empty()) return Usage("revoke takes flags only");
+  absl::StatusOr<std::string> dir = KeysDirFlag("revoke");
+  if (!dir.ok()) return Usage(dir.status().message());
+  absl::StatusOr<std::optional<std::string>> key = PublicKeyFlag();
+  if (!key.ok()) return Usage(key.status().message());
+  const uint32_t unit = absl::GetFlag(FLAGS_unit);
+  const std::string label = absl::GetFlag(FLAGS_label);
+  const int selectors = (key->has_value() ? 1 : 0) + (unit != 0 ? 1 : 0) + (label.empty() ? 0 : 1);
+  if (selectors != 1) {
+    return Usage("revoke takes one of --public_key_file, --public_key, --unit or --label");
+  }
+  const std::string path = AllowListPath(*dir);
+  absl::StatusOr<std::vector<auth::AllowedClient>> revoked = auth::RevokeClients(
+      path,
+      [&](const auth::AllowedClient& c) {
+        if (key->has_value()) return c.public_key == **key;
+        if (unit != 0) return c.role == auth::Role::kResponder && c.unit == unit;
+        return c.label == label;
+      },
+      absl::FormatTime("%Y-%m-%d %H:%M", absl::Now(), absl::LocalTimeZone()));
+  if (!revoked.ok()) return KeyFail(revoked.status());
+  if (revoked->empty()) {
+    return KeyFail(absl::NotFoundError(absl::StrCat("no active key in ", path, " matches")));
+  }
+  for (const auth::AllowedClient& c : *revoked) {
+    std::cout << "Revoked " << c.public_key << " (" << DescribeClient(c) << ", line " << c.line
+              << ").\n";
+  }
+  std::cout << "A running dispatchd refuses new connections with "
+            << (revoked->size() == 1 ? "it" : "them")
+            << ", and messages on open ones, within a second.\n";
+  return kExitOk;
+}
+
+int RunClients(const std::vector<std::string>& args) {
+  if (!args.empty()) return Usage("clients takes flags only");
+  absl::StatusOr<std::string> dir = KeysDirFlag("clients");
+  if (!dir.ok()) return Usage(dir.status().message());
+  absl::StatusOr<auth::AllowList> list = auth::AllowList::Read(AllowListPath(*dir));
+  if (!list.ok()) return KeyFail(list.status());
+  Table table({"LINE", "KEY", "ROLE", "UNIT", "LABEL", "STATE"});
+  for (const auth::AllowedClient& c : list->clients()) {
+    table.Add({absl::StrCat(c.line), c.public_key, std::string(auth::RoleName(c.role)),
+               c.unit != 0 ? absl::StrCat(c.unit) : "-", c.label.empty() ? "-" : c.label,
+               c.revoked ? "revoked" : "allowed"});
+  }
+  if (table.empty()) {
+    std::cout << "No client keys in " << AllowListPath(*dir) << ".\n";
+    return kExitOk;
+  }
+  table.Print(std::cout);
+  std::cout << list->active() << " allowed, " << list->clients().size() - list->active()
+            << " revoked.\n";
+  return kExitOk;
+}
+
+struct KeySubcommand {
+  absl::string_view name;
+  std::function<int(const std::vector<std::string>&)> run;
+};
+
+const std::vector<KeySubcommand>& KeySubcommands() {
+  static const std::vector<KeySubcommand>* const kKeySubcommands = new std::vector<KeySubcommand>{
+      {"init-keys", RunInitKeys}, {"keygen", RunKeygen},   {"enrol", RunEnrol},
+      {"revoke", RunRevoke},      {"clients", RunClients},
+  };
+  return *kKeySubcommands;
 }
 
 struct Subcommand {
@@ -842,6 +1163,10 @@ int Main(int argc, char** argv) {
     return kExitUsage;
   }
   const absl::string_view name = positional[1];
+  std::vector<std::string> args(positional.begin() + 2, positional.end());
+  const auto key_command = std::find_if(KeySubcommands().begin(), KeySubcommands().end(),
+                                        [&](const KeySubcommand& s) { return s.name == name; });
+  if (key_command != KeySubcommands().end()) return key_command->run(args);
   const auto it = std::find_if(Subcommands().begin(), Subcommands().end(),
                                [&](const Subcommand& s) { return s.name == name; });
   if (it == Subcommands().end()) return Usage(absl::StrCat("unknown subcommand '", name, "'"));
@@ -849,11 +1174,16 @@ int Main(int argc, char** argv) {
     return Usage("--timeout must be positive");
   }
 
+  absl::StatusOr<auth::CurveClientKeys> keys =
+      auth::ClientKeysFromFlags(absl::GetFlag(FLAGS_keys_dir), absl::GetFlag(FLAGS_key),
+                                absl::GetFlag(FLAGS_server_key), auth::kOperatorKeyName);
+  if (!keys.ok()) return Fail(keys.status());
+
   zmq::context_t zmq_context(1);
-  OperatorSession session(zmq_context, absl::GetFlag(FLAGS_operator), absl::GetFlag(FLAGS_timeout));
+  OperatorSession session(zmq_context, absl::GetFlag(FLAGS_operator), absl::GetFlag(FLAGS_timeout),
+                          *keys);
   if (absl::Status opened = session.Open(); !opened.ok()) return Fail(opened);
-  Context ctx{zmq_context, std::vector<std::string>(positional.begin() + 2, positional.end()),
-              session};
+  Context ctx{zmq_context, std::move(args), session, *std::move(keys)};
   return it->run(ctx);
 }
 

@@ -30,7 +30,7 @@ absl::Status AlertOptions::Validate() const {
   if (timeout <= absl::ZeroDuration())
     return absl::InvalidArgumentError("timeout must be positive");
   if (attempts < 1) return absl::InvalidArgumentError("attempts must be at least 1");
-  return absl::OkStatus();
+  return curve.Validate();
 }
 
 AlertClient::AlertClient(AlertOptions options, std::unique_ptr<EnvelopeSocket> socket)
@@ -41,7 +41,9 @@ AlertClient::~AlertClient() = default;
 absl::StatusOr<std::unique_ptr<AlertClient>> AlertClient::Create(zmq::context_t& context,
                                                                  AlertOptions options) {
   if (absl::Status valid = options.Validate(); !valid.ok()) return valid;
-  auto socket = std::make_unique<EnvelopeSocket>(context, options.endpoint, options.reporter_id);
+  auto socket = std::make_unique<EnvelopeSocket>(context, options.endpoint, options.reporter_id,
+                                                 options.curve);
+  socket->set_diagnose_handshake(true);
   if (absl::Status opened = socket->Open(); !opened.ok()) return opened;
   return std::unique_ptr<AlertClient>(new AlertClient(std::move(options), std::move(socket)));
 }
@@ -90,7 +92,7 @@ absl::StatusOr<AlertOutcome> AlertClient::Raise(const Alert& alert) {
     absl::StatusOr<std::optional<pb::Envelope>> reply = socket_->Receive(wake);
     if (!reply.ok()) return reply.status();
     if (!reply->has_value()) {
-      if (absl::Now() >= deadline) return NotAnswering(options_.endpoint, options_.timeout);
+      if (absl::Now() >= deadline) return socket_->NoAnswer(options_.timeout);
       continue;
     }
     const pb::Envelope& envelope = **reply;

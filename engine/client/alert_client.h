@@ -23,6 +23,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "engine/auth/curve_keys.h"
 #include "engine/dispatch/commands.h"
 #include "engine/dispatch/dispatch_config.h"
 #include "engine/dispatch/reason.h"
@@ -45,6 +46,10 @@ struct AlertOptions {
   absl::Duration timeout = absl::Seconds(2);
   // How many times one alert may be sent within `timeout` (1 = never resent).
   int attempts = 3;
+  // CURVE keys (a key with a role the intake accepts: operator, alert_source or drill); empty for
+  // a dispatchd run with --insecure_no_auth. A refused key makes Raise() fail with
+  // PermissionDenied saying so, instead of "not answering".
+  auth::CurveClientKeys curve = {};
 
   // OK, or InvalidArgument naming the field.
   absl::Status Validate() const;
@@ -95,7 +100,8 @@ class AlertClient {
   // Raises the alert and waits for the answer. When alert.client_sequence is 0 the client uses the
   // current time in microseconds (strictly increasing per client), so keys stay distinct across
   // restarts of a program that keeps its reporter id. Errors: InvalidArgument (no reporter, size
-  // caps), DeadlineExceeded "dispatchd is not answering at <endpoint> (waited 2 s)".
+  // caps), DeadlineExceeded "dispatchd is not answering at <endpoint> (waited 2 s)",
+  // PermissionDenied when dispatchd refused the CURVE handshake (the sentence says why).
   absl::StatusOr<AlertOutcome> Raise(const Alert& alert);
 
  private:

@@ -1,9 +1,12 @@
 #include "engine/client/envelope_socket.h"
 
+#include <atomic>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <vector>
 #include <zmq.hpp>
+#include <zmq_addon.hpp>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -26,18 +29,37 @@ long PollTimeoutMs(absl::Time deadline) {
 
 }  // namespace
 
-EnvelopeSocket::EnvelopeSocket(zmq::context_t& context, std::string endpoint, std::string sender_id)
-    : context_(context), endpoint_(std::move(endpoint)), sender_id_(std::move(sender_id)) {}
+EnvelopeSocket::EnvelopeSocket(zmq::context_t& context, std::string endpoint, std::string sender_id,
+                               auth::CurveClientKeys keys)
+    : context_(context),
+      endpoint_(std::move(endpoint)),
+      sender_id_(std::move(sender_id)),
+      keys_(std::move(keys)) {}
 
-EnvelopeSocket::~EnvelopeSocket() = default;
+EnvelopeSocket::~EnvelopeSocket() { StopHandshakeMonitor(); }
 
 absl::Status EnvelopeSocket::Open() {
+  StopHandshakeMonitor();
   socket_.reset();
+  handshake_failure_ = 0;
+  handshake_failure_value_ = 0;
   try {
     auto socket = std::make_unique<zmq::socket_t>(context_, zmq::socket_type::dealer);
     // Unsent requests are worthless once the client gives up on them: never block close.
     socket->set(zmq::sockopt::linger, 0);
     socket->set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(kMaxEnvelopeBytes) * 2);
+    if (absl::Status s = auth::UseClientKeys(socket->handle(), keys_); !s.ok()) return s;
+    if (diagnose_handshake_) {
+      static std::atomic<uint64_t> next_monitor{1};
+      monitor_endpoint_ = absl::StrCat("inproc://gz-client-handshake.", next_monitor++);
+      if (zmq_socket_monitor(socket->handle(), monitor_endpoint_.c_str(),
+                             ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                                 ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) == 0) {
+        monitor_ = std::make_unique<zmq::socket_t>(context_, zmq::socket_type::pair);
+        monitor_->set(zmq::sockopt::linger, 0);
+        monitor_->connect(monitor_endpoint_);
+      }
+    }
     socket->connect(endpoint_);
     socket_ = std::move(socket);
   } catch (const zmq::error_t& e) {
@@ -45,6 +67,61 @@ absl::Status EnvelopeSocket::Open() {
         absl::StrCat("cannot connect to '", endpoint_, "': ", e.what()));
   }
   return absl::OkStatus();
+}
+
+void EnvelopeSocket::StopHandshakeMonitor() {
+  if (monitor_ == nullptr) return;
+  if (socket_ != nullptr) zmq_socket_monitor(socket_->handle(), nullptr, 0);
+  monitor_.reset();
+}
+
+std::optional<absl::Status> EnvelopeSocket::HandshakeFailure() {
+  // The failures the monitor reported since the last look: a refused key is kept over anything
+  // else, since it is the news (the retries after it only see dispatchd hang up).
+  uint16_t& failure = handshake_failure_;
+  uint32_t& value = handshake_failure_value_;
+  while (monitor_ != nullptr) {
+    std::vector<zmq::message_t> frames;
+    try {
+      if (!zmq::recv_multipart(*monitor_, std::back_inserter(frames), zmq::recv_flags::dontwait)) {
+        break;
+      }
+    } catch (const zmq::error_t&) {
+      break;
+    }
+    if (frames.empty() || frames[0].size() < 6) continue;
+    uint16_t event = 0;
+    std::memcpy(&event, frames[0].data(), sizeof event);
+    if (failure == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) continue;
+    failure = event;
+    std::memcpy(&value, static_cast<const char*>(frames[0].data()) + 2, sizeof value);
+  }
+  if (failure == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "dispatchd at ", endpoint_, " refused this client's key (ZAP status ", value,
+        "): it is not enrolled, it was revoked, or its role may not use this channel. Enrol it "
+        "with `dispatchctl enrol`, or use an enrolled key"));
+  }
+  if (failure != 0 && !keys_.enabled()) {
+    // dispatchd hangs up on a client without CURVE; the client sees only that.
+    return absl::PermissionDeniedError(
+        absl::StrCat("dispatchd at ", endpoint_,
+                     " closed the connection during the handshake: it requires CURVE "
+                     "authentication, so give this client a key (--keys_dir=<dir>, or "
+                     "--key=<prefix> --server_key=<file>)"));
+  }
+  if (failure != 0) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "the CURVE handshake with dispatchd at ", endpoint_,
+        " failed: either the server key is not dispatchd's (server.key in its key directory), "
+        "or dispatchd runs without authentication (--insecure_no_auth) and wants no key"));
+  }
+  return std::nullopt;
+}
+
+absl::Status EnvelopeSocket::NoAnswer(absl::Duration waited) {
+  std::optional<absl::Status> refused = HandshakeFailure();
+  return refused.has_value() ? *std::move(refused) : NotAnswering(endpoint_, waited);
 }
 
 absl::StatusOr<uint64_t> EnvelopeSocket::Send(pb::Envelope envelope) {
@@ -64,6 +141,8 @@ absl::StatusOr<uint64_t> EnvelopeSocket::Send(pb::Envelope envelope) {
   try {
     const zmq::send_result_t sent = socket_->send(zmq::buffer(frame), zmq::send_flags::dontwait);
     if (!sent.has_value()) {
+      // A refused handshake drops the connection and its queue with it: say why, if that is it.
+      if (std::optional<absl::Status> refused = HandshakeFailure()) return *std::move(refused);
       return absl::UnavailableError(
           absl::StrCat("the send queue to ", endpoint_, " is full; dispatchd is not reading"));
     }
@@ -79,6 +158,9 @@ absl::StatusOr<std::optional<pb::Envelope>> EnvelopeSocket::TryReceive() {
     absl::StatusOr<std::optional<std::string>> frame = TryReceiveLastFrame(*socket_);
     if (!frame.ok()) return frame.status();
     if (!frame->has_value()) return std::nullopt;
+    // Something came back: the handshake went through and needs no more watching.
+    StopHandshakeMonitor();
+    handshake_failure_ = 0;
     std::optional<pb::Envelope> envelope = ParseEnvelope(**frame);
     if (envelope.has_value()) return envelope;
     ++malformed_frames_;

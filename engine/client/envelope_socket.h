@@ -8,6 +8,12 @@
 // polling; a frame that does not parse as an Envelope is skipped and counted, never fatal. ZeroMQ
 // errors (cppzmq throws) are caught here and become absl::Status.
 //
+// With CURVE keys (engine/auth/curve_keys.h) the socket authenticates to dispatchd. A refused
+// handshake looks like silence to a ZeroMQ client, so with set_diagnose_handshake(true) the socket
+// also watches its own handshake (a socket monitor, two inproc sockets, kept only until the first
+// envelope arrives) and NoAnswer() then says why: the key was refused, dispatchd wants keys, or
+// the server key is wrong.
+//
 // Thread-safety: none. One owner thread uses the object and its socket.
 
 #ifndef ENGINE_CLIENT_ENVELOPE_SOCKET_H_
@@ -23,6 +29,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "engine/auth/curve_keys.h"
 #include "protocol/dispatch.pb.h"
 
 namespace zmq {
@@ -40,8 +47,10 @@ inline constexpr size_t kMaxEnvelopeBytes = 64 * 1024;
 
 class EnvelopeSocket {
  public:
-  // Does not connect yet; call Open(). `sender_id` is the Envelope label (1-64 bytes).
-  EnvelopeSocket(zmq::context_t& context, std::string endpoint, std::string sender_id);
+  // Does not connect yet; call Open(). `sender_id` is the Envelope label (1-64 bytes). With `keys`
+  // enabled, every socket Open() makes connects with CURVE.
+  EnvelopeSocket(zmq::context_t& context, std::string endpoint, std::string sender_id,
+                 auth::CurveClientKeys keys = {});
   ~EnvelopeSocket();
 
   EnvelopeSocket(const EnvelopeSocket&) = delete;
@@ -49,8 +58,18 @@ class EnvelopeSocket {
 
   // Creates a fresh DEALER socket (closing any previous one, dropping whatever it still queued) and
   // connects it. Connecting is asynchronous: OK does not mean a server is there. InvalidArgument
-  // for an endpoint ZeroMQ cannot parse.
+  // for an endpoint ZeroMQ cannot parse or keys that are not keys.
   absl::Status Open();
+
+  // Watch each new socket's handshake so that NoAnswer() can explain a refusal (see above). Off by
+  // default: a program with thousands of sockets (the fleet) cannot spare the descriptors. Takes
+  // effect at the next Open().
+  void set_diagnose_handshake(bool on) { diagnose_handshake_ = on; }
+
+  // What to report when no answer came within `waited`: PermissionDenied naming the handshake's
+  // failure if the socket saw one (needs set_diagnose_handshake), else NotAnswering(endpoint(),
+  // waited).
+  absl::Status NoAnswer(absl::Duration waited);
 
   // Stamps the header and queues the envelope for sending; returns the sequence it was given.
   // InvalidArgument if it serializes to more than kMaxEnvelopeBytes; Unavailable if the socket's
@@ -75,9 +94,20 @@ class EnvelopeSocket {
   uint64_t malformed_frames() const { return malformed_frames_; }
 
  private:
+  void StopHandshakeMonitor();
+  // The refusal the handshake monitor reported, as PermissionDenied; nullopt if none (yet).
+  std::optional<absl::Status> HandshakeFailure();
+
   zmq::context_t& context_;
   const std::string endpoint_;
   const std::string sender_id_;
+  const auth::CurveClientKeys keys_;
+  bool diagnose_handshake_ = false;
+  // The reading end of the handshake monitor while it runs (until the first envelope arrives).
+  std::unique_ptr<zmq::socket_t> monitor_;
+  std::string monitor_endpoint_;
+  uint16_t handshake_failure_ = 0;  // the ZMQ_EVENT_HANDSHAKE_FAILED_* seen on this socket, if any
+  uint32_t handshake_failure_value_ = 0;
   std::unique_ptr<zmq::socket_t> socket_;
   uint64_t next_sequence_ = 1;
   uint64_t malformed_frames_ = 0;

@@ -108,8 +108,11 @@ struct FeedListener::Sockets {
 
 absl::StatusOr<std::unique_ptr<FeedListener>> FeedListener::Connect(
     zmq::context_t& context, const std::string& feed_endpoint, const std::string& operator_endpoint,
-    absl::Duration timeout) {
+    absl::Duration timeout, const auth::CurveClientKeys& curve) {
   auto sockets = std::make_unique<Sockets>(context);
+  for (zmq::socket_t* s : {&sockets->feed, &sockets->operators}) {
+    if (absl::Status keyed = auth::UseClientKeys(s->handle(), curve); !keyed.ok()) return keyed;
+  }
   try {
     sockets->feed.set(zmq::sockopt::subscribe, "");
     sockets->feed.set(zmq::sockopt::rcvhwm, 0);  // a console must not lose events locally

@@ -18,6 +18,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "engine/auth/curve_keys.h"
 #include "engine/dispatch/events.h"
 
 namespace zmq {
@@ -34,11 +35,12 @@ struct FeedEvent {
 class FeedListener {
  public:
   // Subscribes to `feed_endpoint`, then requests the snapshot on `operator_endpoint` and waits up
-  // to `timeout` for it. DeadlineExceeded if dispatchd does not answer.
-  static absl::StatusOr<std::unique_ptr<FeedListener>> Connect(zmq::context_t& context,
-                                                               const std::string& feed_endpoint,
-                                                               const std::string& operator_endpoint,
-                                                               absl::Duration timeout);
+  // to `timeout` for it. DeadlineExceeded if dispatchd does not answer. `curve`: a key both
+  // channels accept (operator or drill); empty for a dispatchd without authentication.
+  static absl::StatusOr<std::unique_ptr<FeedListener>> Connect(
+      zmq::context_t& context, const std::string& feed_endpoint,
+      const std::string& operator_endpoint, absl::Duration timeout,
+      const auth::CurveClientKeys& curve = {});
   ~FeedListener();
 
   // The next feed event after the snapshot, waiting up to `timeout`; nullopt if none came.

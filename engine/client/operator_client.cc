@@ -7,10 +7,12 @@
 
 namespace gz::client {
 
-absl::StatusOr<std::unique_ptr<OperatorClient>> OperatorClient::Create(zmq::context_t& context,
-                                                                       const std::string& endpoint,
-                                                                       absl::Duration timeout) {
-  auto socket = std::make_unique<EnvelopeSocket>(context, endpoint, "operator-client");
+absl::StatusOr<std::unique_ptr<OperatorClient>> OperatorClient::Create(
+    zmq::context_t& context, const std::string& endpoint, absl::Duration timeout,
+    const auth::CurveClientKeys& curve) {
+  if (absl::Status s = curve.Validate(); !s.ok()) return s;
+  auto socket = std::make_unique<EnvelopeSocket>(context, endpoint, "operator-client", curve);
+  socket->set_diagnose_handshake(true);
   if (absl::Status s = socket->Open(); !s.ok()) return s;
   return std::unique_ptr<OperatorClient>(new OperatorClient(std::move(socket), timeout));
 }
@@ -30,7 +32,7 @@ absl::Status OperatorClient::Command(Fill fill) {
   for (;;) {
     absl::StatusOr<std::optional<pb::Envelope>> reply = socket_->Receive(deadline);
     if (!reply.ok()) return reply.status();
-    if (!reply->has_value()) return NotAnswering(socket_->endpoint(), timeout_);
+    if (!reply->has_value()) return socket_->NoAnswer(timeout_);
     if (!(*reply)->has_command_result() || InReplyTo(**reply) != *sequence) continue;
     const pb::CommandResult& result = (*reply)->command_result();
     if (result.ok()) return absl::OkStatus();

@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "engine/auth/curve_keys.h"
 #include "engine/dispatch/commands.h"
 
 namespace zmq {
@@ -25,13 +26,14 @@ class EnvelopeSocket;
 
 class OperatorClient {
  public:
-  static absl::StatusOr<std::unique_ptr<OperatorClient>> Create(zmq::context_t& context,
-                                                                const std::string& endpoint,
-                                                                absl::Duration timeout);
+  // `curve`: an operator (or drill) key; empty for a dispatchd without authentication.
+  static absl::StatusOr<std::unique_ptr<OperatorClient>> Create(
+      zmq::context_t& context, const std::string& endpoint, absl::Duration timeout,
+      const auth::CurveClientKeys& curve = {});
   ~OperatorClient();
 
   // Each waits for the CommandResult: OK, the refusal as a status (see rejection.h), or
-  // DeadlineExceeded "dispatchd is not answering ...".
+  // DeadlineExceeded "dispatchd is not answering ..." (PermissionDenied if it refused the key).
   absl::Status Resolve(IncidentId incident);
   absl::Status Close(IncidentId incident);
   absl::Status Cancel(IncidentId incident);

@@ -80,8 +80,11 @@ class ZmqResponderClient final : public ResponderClient {
   ZmqResponderClient(zmq::context_t& context, ResponderOptions options)
       : options_(std::move(options)),
         socket_(context, options_.endpoint,
-                options_.sender_id.empty() ? absl::StrCat(options_.unit_id) : options_.sender_id),
-        highest_in_order_(options_.last_delivery_sequence_seen) {}
+                options_.sender_id.empty() ? absl::StrCat(options_.unit_id) : options_.sender_id,
+                options_.curve),
+        highest_in_order_(options_.last_delivery_sequence_seen) {
+    socket_.set_diagnose_handshake(options_.diagnose_handshake);
+  }
 
   // Opens the socket and completes the Hello/Welcome handshake.
   absl::Status Start() {
@@ -101,7 +104,13 @@ class ZmqResponderClient final : public ResponderClient {
     Delivery delivery = std::move(queue_.front());
     queue_.pop_front();
     ++counters_.deliveries;
-    SendReceipt(delivery.delivery_sequence);
+    // A delivery an earlier run of the engine sent is not receipted: its sequence would receipt
+    // the current run's deliveries of the same numbers.
+    if (stale_queued_ > 0) {
+      --stale_queued_;
+    } else {
+      SendReceipt(delivery.delivery_sequence);
+    }
     return delivery;
   }
 
@@ -183,7 +192,7 @@ class ZmqResponderClient final : public ResponderClient {
         Pump(absl::Now() + options_.request_timeout, [this] { return welcomed_ || !fatal_.ok(); });
     if (!welcomed.ok()) return welcomed.status();
     if (!fatal_.ok()) return fatal_;
-    if (!*welcomed) return NotAnswering(options_.endpoint, options_.request_timeout);
+    if (!*welcomed) return socket_.NoAnswer(options_.request_timeout);
     return absl::OkStatus();
   }
 
@@ -197,6 +206,7 @@ class ZmqResponderClient final : public ResponderClient {
     if (!sequence.ok()) return sequence.status();
     const absl::Time now = absl::Now();
     hello_sequence_ = *sequence;
+    hello_last_seen_ = highest_in_order_;
     hello_sent_at_ = now;
     welcomed_ = false;
     ++counters_.hellos_sent;
@@ -313,6 +323,20 @@ class ZmqResponderClient final : public ResponderClient {
     }
     welcomed_ = true;
     gap_pending_ = false;
+    const uint64_t incarnation = welcome.engine_incarnation();
+    const bool restarted =
+        incarnation != 0 && engine_incarnation_ != 0 && incarnation != engine_incarnation_;
+    if (incarnation != 0) engine_incarnation_ = incarnation;
+    // The engine did not take up our position: it is another run of the engine than the one that
+    // sent us what we have (a new incarnation, or it resends from at or below what our Hello said
+    // we hold, which the engine that sent those would never do). Its sequences start afresh and
+    // everything it sends is new to us, whatever numbers we saw before.
+    const uint64_t resend = welcome.resend_from_delivery_sequence();
+    if (restarted || (hello_last_seen_ > 0 && resend > 0 && resend <= hello_last_seen_)) {
+      ++counters_.sequence_resets;
+      highest_in_order_ = 0;
+      stale_queued_ = queue_.size();
+    }
     if (welcome.last_delivery_sequence_sent() < highest_in_order_) {
       // The engine's counter went backwards: it restarted without its outboxes. Everything it
       // holds is new to us; ask for all of it.
@@ -369,9 +393,13 @@ class ZmqResponderClient final : public ResponderClient {
   EnvelopeSocket socket_;
 
   std::deque<Delivery> queue_;  // received in order, not yet handed out
+  // How many at the front of queue_ came from an earlier run of the engine (not to be receipted).
+  size_t stale_queued_ = 0;
+  uint64_t engine_incarnation_ = 0;  // from the latest Welcome; 0 before one
   uint64_t highest_in_order_ = 0;
 
-  uint64_t hello_sequence_ = 0;  // envelope sequence of the latest Hello
+  uint64_t hello_sequence_ = 0;   // envelope sequence of the latest Hello
+  uint64_t hello_last_seen_ = 0;  // the position the latest Hello stated
   absl::Time hello_sent_at_ = absl::InfinitePast();
   bool welcomed_ = false;     // the latest Hello has its Welcome
   bool gap_pending_ = false;  // a Hello went out to fill a gap; no Welcome yet
@@ -398,7 +426,7 @@ absl::Status ResponderOptions::Validate() const {
   if (sender_id.size() > 64) {
     return absl::InvalidArgumentError("sender_id is over 64 bytes");
   }
-  return absl::OkStatus();
+  return curve.Validate();
 }
 
 absl::string_view DeliveryKindName(Delivery::Kind kind) {

@@ -45,6 +45,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "engine/auth/curve_keys.h"
 #include "engine/dispatch/commands.h"
 #include "engine/dispatch/dispatch_config.h"
 #include "engine/dispatch/reason.h"
@@ -69,7 +70,14 @@ struct ResponderOptions {
   // and kept its position; the engine resends what came after. 0 = from the first unreceipted one.
   uint64_t last_delivery_sequence_seen = 0;
   // The Envelope sender label; empty = the unit id in decimal.
-  std::string sender_id;
+  std::string sender_id = "";  // (= "": designated initializers may skip it without a warning)
+  // CURVE keys: the unit's own responder key (or a drill key, which may speak for any unit); empty
+  // for a dispatchd run with --insecure_no_auth.
+  auth::CurveClientKeys curve = {};
+  // Watch the handshake so that a refused key fails Connect() with PermissionDenied saying why
+  // rather than "not answering". Costs two inproc sockets (and descriptors) per client until the
+  // first answer: a program running thousands of clients (the fleet) turns it off.
+  bool diagnose_handshake = true;
 
   // OK, or InvalidArgument naming the field.
   absl::Status Validate() const;
@@ -142,8 +150,9 @@ class ResponderClient {
  public:
   // Connects, sends Hello and waits up to options.request_timeout for Welcome. Errors:
   // InvalidArgument (options), DeadlineExceeded "dispatchd is not answering at <endpoint> (waited
-  // 2 s)", or the engine's refusal of the Hello (e.g. NotFound "unknown_unit: ...", see
-  // rejection.h).
+  // 2 s)", PermissionDenied if dispatchd refused the key's handshake, or the engine's refusal of
+  // the Hello (e.g. NotFound "unknown_unit: ...", PermissionDenied "unauthorized: This key belongs
+  // to unit 5123; ...", see rejection.h).
   static absl::StatusOr<std::unique_ptr<ResponderClient>> Connect(zmq::context_t& context,
                                                                   ResponderOptions options);
 

@@ -4,6 +4,11 @@
 
 #include "engine/client/responder_client.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <functional>
@@ -13,6 +18,7 @@
 #include <vector>
 #include <zmq.hpp>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "engine/client/rejection.h"
 #include "protocol/dispatch.pb.h"
@@ -445,16 +451,22 @@ TEST_CASE("a welcome past the client's position counts the missed deliveries", "
   CHECK((*client)->counters().gaps_detected == 0);
 }
 
-TEST_CASE("connect to a port nobody listens on gives up within the timeout", "[client]") {
+TEST_CASE("connect to a port where nothing answers gives up within the timeout", "[client]") {
   zmq::context_t context;
-  std::string endpoint;
-  {
-    // Take a free port, then let it go: nothing listens there afterwards.
-    zmq::socket_t probe(context, zmq::socket_type::router);
-    probe.set(zmq::sockopt::linger, 0);
-    probe.bind("tcp://127.0.0.1:*");
-    endpoint = probe.get(zmq::sockopt::last_endpoint);
-  }
+  // A TCP listener that never accepts nor speaks: the connection opens (into its backlog) and no
+  // greeting ever comes, as with a hung dispatchd. Holding the port for the whole test keeps it
+  // from going to another test's server meanwhile (ctest runs tests in parallel).
+  const int listener = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(listener >= 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = 0;
+  REQUIRE(::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+  REQUIRE(::listen(listener, 16) == 0);
+  socklen_t length = sizeof address;
+  REQUIRE(::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length) == 0);
+  const std::string endpoint = absl::StrCat("tcp://127.0.0.1:", ntohs(address.sin_port));
   ResponderOptions options;
   options.endpoint = endpoint;
   options.unit_id = kUnit;
@@ -470,6 +482,7 @@ TEST_CASE("connect to a port nobody listens on gives up within the timeout", "[c
         "dispatchd is not answering at " + endpoint + " (waited 300 ms)");
   CHECK(waited >= absl::Milliseconds(300));
   CHECK(waited < absl::Seconds(2));
+  ::close(listener);
 }
 
 TEST_CASE("options without a unit are refused before connecting", "[client]") {
@@ -478,6 +491,59 @@ TEST_CASE("options without a unit are refused before connecting", "[client]") {
   options.unit_id = 0;
   CHECK(ResponderClient::Connect(context, options).status().code() ==
         absl::StatusCode::kInvalidArgument);
+}
+
+// The engine restarted on its journal and re-sends the assignments still waiting for an
+// acknowledgement, numbered from 1 again: the client must not take them for deliveries it has.
+TEST_CASE("a new engine incarnation restarts the client's delivery count", "[client][journal]") {
+  zmq::context_t context;
+  FakeDispatchd server(context);
+  uint64_t second_hello_position = 0;
+  server.Run([&second_hello_position](FakeDispatchd& s) {
+    auto welcome = [&s](const pb::Envelope& hello, uint64_t incarnation) {
+      pb::Envelope envelope;
+      pb::Welcome* w = envelope.mutable_welcome();
+      w->set_in_reply_to_sequence(hello.sequence());
+      w->set_heartbeat_interval_ms(kQuietHeartbeatMs);
+      w->set_last_delivery_sequence_sent(2);
+      w->set_resend_from_delivery_sequence(1);
+      w->set_engine_incarnation(incarnation);
+      s.Send(std::move(envelope));
+    };
+    std::optional<pb::Envelope> hello = s.Expect(pb::Envelope::kHello);
+    if (!hello.has_value()) return;
+    welcome(*hello, 11);
+    s.Send(AssignmentDelivery(1, 40));
+    s.Send(AssignmentDelivery(2, 41));
+    // The restarted engine does not know this connection: the client says Hello again.
+    pb::Envelope unknown;
+    unknown.mutable_command_result()->set_reason(pb::REJECT_REASON_UNAUTHORIZED);
+    unknown.mutable_command_result()->set_in_reply_to_sequence(999);  // a heartbeat, say
+    s.Send(std::move(unknown));
+    hello = s.Expect(pb::Envelope::kHello);
+    if (!hello.has_value()) return;
+    second_hello_position = hello->hello().last_delivery_sequence_seen();
+    welcome(*hello, 12);
+    s.Send(AssignmentDelivery(1, 50));
+    s.Send(AssignmentDelivery(2, 51));
+  });
+  absl::StatusOr<std::unique_ptr<ResponderClient>> client =
+      ResponderClient::Connect(context, OptionsFor(server));
+  REQUIRE(client.ok());
+  std::vector<AssignmentId> assignments;
+  while (assignments.size() < 4) {
+    absl::StatusOr<std::optional<Delivery>> d = (*client)->Next(absl::Seconds(5));
+    REQUIRE(d.ok());
+    REQUIRE(d->has_value());
+    assignments.push_back((*d)->assignment_id);
+  }
+  server.Join();
+  REQUIRE(server.error().empty());
+  CHECK(second_hello_position == 2);
+  CHECK(assignments == std::vector<AssignmentId>{40, 41, 50, 51});
+  CHECK((*client)->counters().sequence_resets == 1);
+  CHECK((*client)->counters().duplicates_dropped == 0);
+  CHECK((*client)->last_delivery_sequence() == 2);
 }
 
 }  // namespace
