@@ -197,7 +197,13 @@ int Run() {
                absl::GetFlag(FLAGS_baseline_seconds), 1, random);
   const PhaseResult overload = RunPhase(context, **dispatchd, *city, rate,
                                         absl::GetFlag(FLAGS_seconds), 100'000'000, random);
-  const std::string summary = (*dispatchd)->Stop(SIGTERM) == 0 ? "" : " (dispatchd exit non-zero)";
+  const int exit_status = (*dispatchd)->Stop(SIGTERM);
+  const std::string summary = exit_status == 0 ? "" : " (dispatchd exit non-zero)";
+  if (exit_status != 0) {
+    const std::string& out = (*dispatchd)->output();
+    std::fprintf(stderr, "overload_bench: dispatchd exited with status %d; its last output:\n%s\n",
+                 exit_status, out.substr(out.size() > 3000 ? out.size() - 3000 : 0).c_str());
+  }
 
   Json result = ResultHeader("overload_bench", "overload");
   result.Set("rate", rate).Set("seconds", absl::GetFlag(FLAGS_seconds));

@@ -11,6 +11,7 @@ packages=(
   libabsl-dev
   catch2                  # v2 on Debian 12
   libbenchmark-dev        # Google Benchmark (bench/geo_bench)
+  clang libclang-rt-14-dev  # libFuzzer and the sanitizer runtimes (tests/fuzz, scripts/fuzz)
 )
 
 missing=()

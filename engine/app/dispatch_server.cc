@@ -7,18 +7,27 @@
 #include <chrono>
 #include <csignal>
 #include <optional>
+#include <random>
 #include <utility>  // before Asio (Boost 1.74 + C++20)
 #include <vector>
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "engine/app/admission_queue.h"
 #include "engine/app/delivery_book.h"
+#include "engine/auth/server_auth.h"
 #include "engine/dispatch/dispatch_core.h"
+#include "engine/journal/fingerprint.h"
+#include "engine/journal/journal.h"
 #include "engine/transport/codec.h"
+#include "engine/transport/journal_codec.h"
 #include "engine/transport/metrics.h"
+#include "engine/transport/snapshot_codec.h"
 #include "engine/transport/zmq_watcher.h"
 
 namespace gz {
@@ -39,6 +48,37 @@ transport::DecodeError Refusal(RejectReason reason, std::string message, uint64_
   e.sequence = sequence;
   return e;
 }
+
+auth::Channel AuthChannel(Channel channel) {
+  switch (channel) {
+    case Channel::kIntake:
+      return auth::Channel::kIntake;
+    case Channel::kResponder:
+      return auth::Channel::kResponder;
+    case Channel::kOperator:
+      return auth::Channel::kOperator;
+  }
+  return auth::Channel::kOperator;
+}
+
+// Whether an event goes out on the control-room feed, and so takes the next event_sequence: every
+// event but the replies to one sender. Live and in journal replay alike, so the feed's sequence
+// continues after a restart without a gap or a repeat.
+bool OnFeed(const Event& e) {
+  return !std::holds_alternative<AlertAccepted>(e.body) &&
+         !std::holds_alternative<CommandRejected>(e.body);
+}
+
+// A random non-zero id for this run of the engine (Welcome.engine_incarnation).
+uint64_t NewIncarnation() {
+  std::random_device random;
+  const uint64_t id = (uint64_t{random()} << 32) ^ random();
+  return id == 0 ? 1 : id;
+}
+
+// The engine's clock in whole nanoseconds: what the journal records, so replay applies each
+// command at exactly the time it was applied.
+absl::Time WholeNanoseconds(absl::Time t) { return absl::FromUnixNanos(absl::ToUnixNanos(t)); }
 
 absl::string_view Bytes(const zmq::message_t& m) {
   return absl::string_view(static_cast<const char*>(m.data()), m.size());
@@ -71,6 +111,21 @@ class DispatchServer::Impl {
         deliveries_(options_.max_pending_deliveries_per_unit) {}
 
   absl::Status Bind() {
+    // CURVE before binding: a socket that listened unauthenticated even for a moment is open.
+    if (!options_.insecure_no_auth) {
+      absl::StatusOr<std::unique_ptr<auth::ServerAuth>> secured =
+          auth::ServerAuth::Create(zmq_, options_.keys_dir, &metrics_);
+      if (!secured.ok()) return secured.status();
+      auth_ = *std::move(secured);
+      const std::pair<zmq::socket_t*, auth::Channel> channels[] = {
+          {&intake_, auth::Channel::kIntake},
+          {&responders_, auth::Channel::kResponder},
+          {&operators_, auth::Channel::kOperator},
+          {&feed_, auth::Channel::kFeed}};
+      for (const auto& [socket, channel] : channels) {
+        if (absl::Status s = auth_->Secure(*socket, channel); !s.ok()) return s;
+      }
+    }
     const int64_t max_frame = static_cast<int64_t>(options_.max_frame_bytes);
     for (zmq::socket_t* s : {&intake_, &responders_, &operators_}) {
       // Oversized frames are cut off by ZeroMQ before they are ever buffered whole.
@@ -79,6 +134,10 @@ class DispatchServer::Impl {
       s->set(zmq::sockopt::linger,
              static_cast<int>(absl::ToInt64Milliseconds(options_.linger_on_stop)));
     }
+    // Replies are small and each is owed to someone: under an alert burst the default high-water
+    // mark (1,000 per peer) would drop answers a reporter is waiting for.
+    intake_.set(zmq::sockopt::sndhwm, 100'000);
+    operators_.set(zmq::sockopt::sndhwm, 100'000);
     // A late or slow console must not make the feed drop events at the default 1,000.
     feed_.set(zmq::sockopt::sndhwm, 1'000'000);
     feed_.set(zmq::sockopt::linger,
@@ -103,12 +162,111 @@ class DispatchServer::Impl {
   }
 
   const BoundEndpoints& endpoints() const { return endpoints_; }
+  const std::vector<std::string>& journal_notes() const { return journal_notes_; }
+  const absl::Status& status() const { return fatal_; }
+
+  // ---- The journal at start.
+
+  // Brings the core back to where the journal left it (the newest snapshot, then every record
+  // after it, in order), rebuilds what the server keeps beside the core (the feed's sequence; the
+  // assignments still waiting for an acknowledgement, queued for their units), then starts
+  // writing a new segment. Says what it did in journal_notes_.
+  absl::Status Recover(journal::JournalDirectory& dir, int64_t core_start_unix_us,
+                       uint64_t fingerprint) {
+    const auto began = SteadyClock::now();
+    journal_notes_ = dir.warnings();
+    if (dir.snapshot().has_value()) {
+      const std::string& path = dir.snapshot()->path;
+      absl::StatusOr<std::string> payload = dir.ReadSnapshot();
+      if (!payload.ok()) return payload.status();
+      absl::StatusOr<transport::EngineSnapshot> snapshot =
+          transport::DecodeEngineSnapshot(*payload);
+      if (!snapshot.ok()) {
+        return absl::DataLossError(absl::StrCat(path, ": ", snapshot.status().message()));
+      }
+      if (absl::Status s = transport::RestoreCoreSnapshot(snapshot->core, core_.get()); !s.ok()) {
+        return absl::Status(s.code(), absl::StrCat(path, ": ", s.message()));
+      }
+      feed_sequence_ = snapshot->feed_event_sequence;
+      journal_notes_.push_back(absl::StrCat("journal: restored the state after record ",
+                                            dir.snapshot()->last_record, " from ", path));
+    }
+    std::vector<Event> events;
+    absl::StatusOr<journal::ReplaySummary> replayed =
+        dir.Replay([&](uint64_t number, absl::string_view payload) -> absl::Status {
+          absl::StatusOr<Command> command = transport::DecodeJournalCommand(payload);
+          if (!command.ok()) {
+            return absl::DataLossError(
+                absl::StrCat(dir.dir(), ": record ", number, ": ", command.status().message()));
+          }
+          // Replies and deliveries went out before the crash (or never will: their senders
+          // retry); only the feed's count matters here.
+          events.clear();
+          core_->Apply(*command, &events);
+          for (const Event& e : events) {
+            if (OnFeed(e)) ++feed_sequence_;
+          }
+          return absl::OkStatus();
+        });
+    if (!replayed.ok()) return replayed.status();
+    if (replayed->torn.has_value()) {
+      journal_notes_.push_back(absl::StrCat("journal: truncated torn tail of ",
+                                            replayed->torn->bytes, " bytes at ",
+                                            replayed->torn->path, ":", replayed->torn->offset));
+    }
+    absl::StatusOr<std::unique_ptr<journal::JournalWriter>> writer =
+        dir.StartWriter(core_start_unix_us, fingerprint);
+    if (!writer.ok()) return writer.status();
+    journal_ = *std::move(writer);
+    records_since_snapshot_ = replayed->records;
+    const size_t pending = RequeueUnacknowledged();
+    journal_notes_.push_back(absl::StrFormat(
+        "journal: replayed %d records from %s in %d ms (%d open incidents, %d pending "
+        "assignments)",
+        replayed->records, dir.dir(), absl::ToInt64Milliseconds(Since(began)),
+        core_->open_incidents().size(), pending));
+    return absl::OkStatus();
+  }
+
+  // After a restart the delivery book is empty and the units' sequences start again from 1 (a new
+  // incarnation). Every assignment still waiting for its acknowledgement is queued again for its
+  // unit, to go out when the unit says Hello; acknowledged ones the unit already has. Returns how
+  // many.
+  size_t RequeueUnacknowledged() {
+    const absl::Time now = CoreNow();
+    size_t queued = 0;
+    for (IncidentId id : core_->open_incidents()) {
+      const Incident* incident = core_->FindIncident(id);
+      for (AssignmentId assignment : incident->assignments) {
+        const Assignment* a = core_->FindAssignment(assignment);
+        if (a == nullptr || a->status != AssignmentStatus::kPending) continue;
+        AssignmentIssued issued;
+        issued.assignment = a->id;
+        issued.incident = a->incident;
+        issued.unit = a->unit;
+        issued.role = a->role;
+        issued.headcount = a->headcount;
+        issued.eta_s = a->eta_s;
+        issued.ring = a->ring;
+        issued.ack_deadline = a->ack_deadline;
+        const uint64_t seq = deliveries_.NextSequence(a->unit);
+        Deliver(a->unit, seq, transport::EncodeAssignment(issued, *incident, seq, NextHeader()),
+                a->id, now);
+        ++queued;
+      }
+    }
+    return queued;
+  }
+  std::string auth_description() const {
+    return auth_ ? auth_->Description() : "authentication OFF (--insecure_no_auth)";
+  }
 
   void Run() {
     intake_watch_ = std::make_unique<transport::ZmqWatcher>(io_, intake_, [this] { Pump(); });
     responder_watch_ =
         std::make_unique<transport::ZmqWatcher>(io_, responders_, [this] { Pump(); });
     operator_watch_ = std::make_unique<transport::ZmqWatcher>(io_, operators_, [this] { Pump(); });
+    if (auth_) auth_->Start(io_);
     signals_.async_wait([this](const boost::system::error_code& error, int signal) {
       if (!error) {
         stop_signal_ = signal;
@@ -133,7 +291,9 @@ class DispatchServer::Impl {
         " assignments (", core_->stats().assignments_acked, " acked, ",
         core_->stats().assignments_declined, " declined, ", core_->stats().assignments_expired,
         " expired); ", metrics_.Get("frames_refused"), " bad frames refused; ",
-        deliveries_.connected(), " responders connected\n");
+        metrics_.Get("auth_refused") + metrics_.Get("handshake_failed"),
+        " connections or messages refused by authentication; ", deliveries_.connected(),
+        " responders connected\n");
     absl::StrAppend(&out, metrics_.Summary());
     return out;
   }
@@ -144,7 +304,7 @@ class DispatchServer::Impl {
   // The engine's clock: the wall clock at start, then advanced by the monotonic clock, so a step
   // of the system clock (NTP) neither freezes nor fires every deadline at once.
   absl::Time CoreNow() const {
-    return wall_origin_ + absl::FromChrono(SteadyClock::now() - steady_origin_);
+    return WholeNanoseconds(wall_origin_ + absl::FromChrono(SteadyClock::now() - steady_origin_));
   }
 
   // ---- The loop.
@@ -152,14 +312,27 @@ class DispatchServer::Impl {
   void Pump() {
     if (stopping_) return;
     int handled = 0;
-    handled += Drain(intake_, options_.intake_batch, [this](auto& frames) { OnIntake(frames); });
+    // Alerts are read (cheap) well ahead of being decided (dear), so that under overload the
+    // most severe are decided first and the excess is refused with BUSY instead of waiting unseen
+    // in ZeroMQ's queues.
+    handled +=
+        Drain(intake_, options_.intake_read_batch, [this](auto& frames) { OnIntake(frames); });
+    handled += DecideQueuedAlerts(options_.intake_batch);
     handled +=
         Drain(operators_, options_.operator_batch, [this](auto& frames) { OnOperator(frames); });
-    handled +=
+    const int from_responders =
         Drain(responders_, options_.responder_batch, [this](auto& frames) { OnResponder(frames); });
+    handled += from_responders;
+    // A full batch means more is waiting: responders' heartbeats may be sitting unread, so their
+    // silence says nothing until the engine has caught up.
+    responders_backlogged_ = from_responders >= options_.responder_batch;
+    ApplyCoalescedPositions();
+    EndTurn();
+    if (stopping_) return;  // the journal failed
     FollowCoreDeadline();
     // Sends may have consumed a readiness edge: look again before waiting.
-    if (intake_watch_->Readable() || operator_watch_->Readable() || responder_watch_->Readable()) {
+    if (!admission_.empty() || intake_watch_->Readable() || operator_watch_->Readable() ||
+        responder_watch_->Readable()) {
       boost::asio::post(io_, [this] { Pump(); });
       return;
     }
@@ -195,7 +368,33 @@ class DispatchServer::Impl {
     return n;
   }
 
+  // ---- Sending, after the journal.
+  //
+  // While a turn holds commands not yet durable (holding_), everything the turn sends waits in
+  // the outbox, in order, until EndTurn() has committed them: nobody hears of an effect the
+  // journal could still lose. Without a journal, or before the turn's first command, it goes out
+  // at once.
+
   void Reply(zmq::socket_t& socket, std::vector<zmq::message_t> prefix, const std::string& frame) {
+    if (holding_) {
+      outbox_.push_back(Outgoing{Outgoing::Kind::kReply, &socket, std::move(prefix), frame});
+      return;
+    }
+    SendReply(socket, std::move(prefix), frame);
+  }
+
+  void Publish(const std::string& frame) {
+    if (holding_) {
+      outbox_.push_back(Outgoing{Outgoing::Kind::kFeed, &feed_, {}, frame});
+      return;
+    }
+    if (!feed_.send(zmq::buffer(frame), zmq::send_flags::dontwait)) {
+      metrics_.Increment("feed_dropped");
+    }
+  }
+
+  void SendReply(zmq::socket_t& socket, std::vector<zmq::message_t> prefix,
+                 const std::string& frame) {
     try {
       for (zmq::message_t& part : prefix) {
         if (!socket.send(std::move(part), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
@@ -227,11 +426,60 @@ class DispatchServer::Impl {
       return;
     }
     auto& inbound = std::get<transport::Inbound>(decoded);
+    if (!Admit(Channel::kIntake, intake_, prefix, payload, inbound.sequence)) return;
     if (std::holds_alternative<transport::Heartbeat>(inbound.body)) {
       Reply(intake_, std::move(prefix), transport::EncodeHeartbeat(0, NextHeader()));
       return;
     }
-    AnswerAlert(intake_, std::move(prefix), std::get<RaiseAlert>(inbound.body), received);
+    QueueAlert(std::move(prefix), std::get<RaiseAlert>(inbound.body), received, inbound.sequence);
+  }
+
+  // ---- Overload: alerts wait in the admission queue, most severe first (admission_queue.h).
+
+  // An alert read and validated, waiting for its decision.
+  struct PendingAlert {
+    std::vector<zmq::message_t> prefix;
+    RaiseAlert alert;
+    SteadyClock::time_point received;
+    uint64_t sequence = 0;
+  };
+
+  void QueueAlert(std::vector<zmq::message_t> prefix, const RaiseAlert& alert,
+                  SteadyClock::time_point received, uint64_t sequence) {
+    std::optional<PendingAlert> shed =
+        admission_.Push(alert.level, PendingAlert{std::move(prefix), alert, received, sequence});
+    if (shed) RefuseBusy(*std::move(shed));
+  }
+
+  // Decides queued alerts, most severe first, until `budget` is spent. Returns how many.
+  int DecideQueuedAlerts(int budget) {
+    int n = 0;
+    for (; n < budget; ++n) {
+      std::optional<PendingAlert> next = admission_.PopMostSevere();
+      if (!next) break;
+      AnswerAlert(intake_, std::move(next->prefix), next->alert, next->received);
+    }
+    return n;
+  }
+
+  // An explicit answer, never silence: the reporter's client retries with the same idempotency key
+  // (the core never saw this alert, so the retry is decided afresh).
+  void RefuseBusy(PendingAlert pending) {
+    metrics_.Increment("alerts_shed");
+    metrics_.Increment(absl::StrCat("alerts_shed.level_", LevelName(pending.alert.level)));
+    AlertRejected busy;
+    busy.reporter_id = pending.alert.reporter_id;
+    busy.client_sequence = pending.alert.client_sequence;
+    busy.reason = RejectReason::kBusy;
+    busy.message = absl::StrCat(
+        "dispatchd is overloaded and has ", admission_.size(),
+        " more severe or older alerts waiting; this one was not taken. Send it again with the same "
+        "client_sequence.");
+    // Roughly the time to decide what is queued ahead of a retry, at a few thousand per second.
+    const uint32_t retry_after_ms =
+        static_cast<uint32_t>(std::clamp<size_t>(admission_.size() / 4, 50, 5000));
+    Reply(intake_, std::move(pending.prefix),
+          transport::EncodeAlertRejected(busy, retry_after_ms, NextHeader()));
   }
 
   void AnswerAlert(zmq::socket_t& socket, std::vector<zmq::message_t> prefix,
@@ -273,6 +521,7 @@ class DispatchServer::Impl {
     }
     auto& inbound = std::get<transport::Inbound>(decoded);
     const uint64_t seq = inbound.sequence;
+    if (!Admit(Channel::kOperator, operators_, prefix, frames.back(), seq)) return;
     metrics_.Increment("operator_requests");
     std::visit(
         [&](auto& body) {
@@ -378,9 +627,12 @@ class DispatchServer::Impl {
       return;
     }
     auto& inbound = std::get<transport::Inbound>(decoded);
+    const std::optional<auth::Identity> sender =
+        Admit(Channel::kResponder, responders_, prefix, frames.back(), inbound.sequence);
+    if (!sender) return;
     const absl::Time now = CoreNow();
     if (const auto* hello = std::get_if<transport::Hello>(&inbound.body)) {
-      return OnHello(std::move(prefix), routing_id, *hello, inbound.sequence, now);
+      return OnHello(std::move(prefix), routing_id, *hello, inbound.sequence, now, *sender);
     }
     const UnitId unit = deliveries_.UnitOfRoutingId(routing_id);
     if (unit == 0) {
@@ -416,6 +668,8 @@ class DispatchServer::Impl {
         },
         *command);
     if (claimed != unit) {
+      metrics_.Increment("auth_refused");
+      metrics_.Increment("auth_refused.responder.wrong_unit");
       const transport::DecodeError error = Refusal(
           RejectReason::kUnauthorized,
           absl::StrCat("This connection speaks for unit ", unit, ", not unit ", claimed, "."),
@@ -431,11 +685,63 @@ class DispatchServer::Impl {
       deliveries_.Answered(unit, decline->assignment);
     }
     metrics_.Increment("responder_commands");
+    if (const auto* update = std::get_if<UpdateUnit>(&*command);
+        update && update->position && !update->status && !update->on_post) {
+      // A position alone is superseded by the next one: keep the latest per unit and apply them
+      // once per turn (ApplyCoalescedPositions), so a burst costs one index move per unit. The
+      // codec has already checked the coordinates. The answer goes once the move is applied (and
+      // journaled, with the turn's commit), like any other command's.
+      const auto [it, added] = pending_positions_.insert_or_assign(update->unit, *update->position);
+      if (!added) metrics_.Increment("positions_coalesced");
+      position_replies_.push_back({std::move(prefix), inbound.sequence});
+      return;
+    }
     AnswerCommand(responders_, std::move(prefix), *command, inbound.sequence);
   }
 
+  void ApplyCoalescedPositions() {
+    if (pending_positions_.empty()) return;
+    // In unit order, so that the journal (and a replay) sees the same sequence every time.
+    std::vector<std::pair<UnitId, LonLat>> positions(pending_positions_.begin(),
+                                                     pending_positions_.end());
+    pending_positions_.clear();
+    std::sort(positions.begin(), positions.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (const auto& [unit, position] : positions) {
+      std::vector<Event> events =
+          ApplyToCore(UpdateUnit{unit, std::nullopt, std::nullopt, position});
+      metrics_.Increment("positions_applied");
+      Fanout(events);
+    }
+    std::vector<PositionReply> replies;
+    replies.swap(position_replies_);
+    for (PositionReply& r : replies) {
+      Reply(responders_, std::move(r.prefix),
+            transport::EncodeCommandResult(true, RejectReason::kUnspecified, "", r.in_reply_to,
+                                           NextHeader()));
+    }
+  }
+
   void OnHello(std::vector<zmq::message_t> prefix, const std::string& routing_id,
-               const transport::Hello& hello, uint64_t in_reply_to, absl::Time now) {
+               const transport::Hello& hello, uint64_t in_reply_to, absl::Time now,
+               const auth::Identity& sender) {
+    // The unit comes from the key (its allow-list line), not from what the Hello says.
+    if (!auth::MaySpeakFor(sender, hello.unit)) {
+      metrics_.Increment("auth_refused");
+      metrics_.Increment("auth_refused.responder.wrong_unit");
+      const transport::DecodeError error = Refusal(
+          RejectReason::kUnauthorized,
+          sender.role == auth::Role::kResponder
+              ? absl::StrCat("This key belongs to unit ", sender.unit,
+                             "; it cannot speak for unit ", hello.unit, ".")
+              : absl::StrCat("A ", auth::RoleName(sender.role),
+                             " key cannot speak for a unit; responders need their unit's key."),
+          in_reply_to);
+      RefuseFrame(Channel::kResponder, error);
+      Reply(responders_, std::move(prefix),
+            transport::EncodeDecodeError(Channel::kResponder, error, NextHeader()));
+      return;
+    }
     if (hello.unit == 0 || !core_->units().SlotOf(hello.unit)) {
       const transport::DecodeError error =
           Refusal(RejectReason::kUnknownUnit,
@@ -447,20 +753,102 @@ class DispatchServer::Impl {
     }
     metrics_.Increment("responder_hellos");
     const DeliveryBook::HelloResult result =
-        deliveries_.Hello(hello.unit, routing_id, hello.last_delivery_sequence_seen, now);
+        deliveries_.Hello(hello.unit, routing_id, PositionStated(hello), now);
     Reply(responders_, std::move(prefix),
           transport::EncodeWelcome(in_reply_to, options_.heartbeat_interval,
-                                   result.last_sequence_sent, result.resend_from, NextHeader()));
+                                   result.last_sequence_sent, result.resend_from, incarnation_,
+                                   NextHeader()));
     // Everything the unit has not receipted goes again, in order, right after the Welcome.
     Resend(deliveries_.PendingFor(hello.unit), now);
   }
 
+  // The delivery position a Hello states, as this run of the engine takes it. A unit's first
+  // Hello to this run cannot have seen anything it sent (deliveries go only to units that said
+  // Hello), so the position it states belongs to an earlier run, whose sequences meant other
+  // deliveries: it is taken as 0, and everything pending for the unit goes out.
+  uint64_t PositionStated(const transport::Hello& hello) {
+    return greeted_.insert(hello.unit).second ? 0 : hello.last_delivery_sequence_seen;
+  }
+
   // ---- Fan-out of the core's events.
 
-  std::vector<Event> ApplyToCore(const CommandBody& command) {
+  std::vector<Event> ApplyToCore(const CommandBody& body) {
+    const Command command{CoreNow(), body};
+    if (journal_ != nullptr) {
+      // Buffered now, durable at the end of the turn; until then what it causes waits (holding_).
+      journal_->Append(transport::EncodeJournalCommand(command));
+      ++records_since_snapshot_;
+      holding_ = true;
+    }
     std::vector<Event> events;
-    core_->Apply(Command{CoreNow(), command}, &events);
+    core_->Apply(command, &events);
     return events;
+  }
+
+  // The end of a turn of the loop: one commit (one write, one fdatasync) for every command the
+  // turn applied, then everything they caused goes out, in order. A failed commit stops the
+  // engine at once, and what the turn produced is never sent (see Fatal).
+  void EndTurn() {
+    if (!holding_) return;
+    holding_ = false;
+    const auto began = SteadyClock::now();
+    const size_t records = journal_->uncommitted();
+    if (absl::Status s = journal_->Commit(); !s.ok()) return Fatal(std::move(s));
+    metrics_.Histogram("journal_commit").Record(Since(began));
+    metrics_.Increment("journal_commits");
+    metrics_.Increment("journal_records", records);
+    std::vector<Outgoing> outbox;
+    outbox.swap(outbox_);
+    const absl::Time now = CoreNow();
+    for (Outgoing& out : outbox) {
+      switch (out.kind) {
+        case Outgoing::Kind::kReply:
+          SendReply(*out.socket, std::move(out.prefix), out.frame);
+          break;
+        case Outgoing::Kind::kFeed:
+          Publish(out.frame);
+          break;
+        case Outgoing::Kind::kUnit:
+          SendToUnit(out.unit, out.sequence, out.frame, now);
+          break;
+      }
+    }
+    if (options_.snapshot_every_records > 0 &&
+        records_since_snapshot_ >= options_.snapshot_every_records) {
+      WriteSnapshot();
+    }
+  }
+
+  // Saves the engine's state so that the next start replays only what comes after. In the loop:
+  // it holds the engine for as long as encoding and one more fdatasync take (see
+  // protocol/JOURNAL.md for the figures).
+  void WriteSnapshot() {
+    const auto began = SteadyClock::now();
+    transport::EngineSnapshot snapshot;
+    snapshot.feed_event_sequence = feed_sequence_;
+    snapshot.core = transport::EncodeCoreSnapshot(*core_);
+    records_since_snapshot_ = 0;
+    if (snapshot.core.empty()) {  // over the snapshot size cap: keep replaying the journal
+      metrics_.Increment("journal_snapshots_skipped");
+      return;
+    }
+    if (absl::Status s = journal_->WriteSnapshot(transport::EncodeEngineSnapshot(snapshot));
+        !s.ok()) {
+      return Fatal(std::move(s));
+    }
+    metrics_.Histogram("journal_snapshot").Record(Since(began));
+    metrics_.Increment("journal_snapshots");
+  }
+
+  // The journal failed: stop now, never retry (a second fdatasync may report success for data the
+  // first lost). Nothing the failed turn caused is sent: to every client it is as if the engine
+  // died before their command, which they retry; the journal still holds everything committed.
+  void Fatal(absl::Status status) {
+    outbox_.clear();
+    holding_ = false;
+    fatal_ = absl::Status(status.code(), absl::StrCat("the journal failed, so the engine stopped: ",
+                                                      status.message()));
+    Shutdown();
   }
 
   void Fanout(const std::vector<Event>& events) {
@@ -471,13 +859,9 @@ class DispatchServer::Impl {
     for (const Event& e : events) {
       // Replies (AlertAccepted, CommandRejected) are answered to their sender and have no feed
       // message: they take no feed sequence, so consoles see no gap.
-      const std::string frame =
-          transport::EncodeFeedEvent(e, feed_sequence_ + 1, *core_, NextHeader());
-      if (!frame.empty()) {
+      if (OnFeed(e)) {
         ++feed_sequence_;
-        if (!feed_.send(zmq::buffer(frame), zmq::send_flags::dontwait)) {
-          metrics_.Increment("feed_dropped");
-        }
+        Publish(transport::EncodeFeedEvent(e, feed_sequence_, *core_, NextHeader()));
       }
       std::visit(
           [&](const auto& body) {
@@ -553,6 +937,10 @@ class DispatchServer::Impl {
   }
 
   void SendToUnit(UnitId unit, uint64_t seq, const std::string& frame, absl::Time now) {
+    if (holding_) {
+      outbox_.push_back(Outgoing{Outgoing::Kind::kUnit, nullptr, {}, frame, unit, seq});
+      return;
+    }
     const DeliveryBook::Session* s = deliveries_.Find(unit);
     if (s == nullptr || !s->connected) return;
     try {
@@ -596,6 +984,7 @@ class DispatchServer::Impl {
       if (error || stopping_) return;
       armed_deadline_.reset();
       Fanout(ApplyToCore(AdvanceTime{}));
+      EndTurn();
       // Sending may have swallowed a readiness edge: look at the sockets again (Pump re-arms the
       // watchers and follows the next deadline).
       Pump();
@@ -608,14 +997,42 @@ class DispatchServer::Impl {
     maintenance_timer_.async_wait([this](const boost::system::error_code& error) {
       if (error || stopping_) return;
       const absl::Time now = CoreNow();
-      for (UnitId unit : deliveries_.DisconnectSilent(now - 3 * options_.heartbeat_interval)) {
-        (void)unit;
-        metrics_.Increment("responders_lost");
+      if (!responders_backlogged_) {
+        for (UnitId unit : deliveries_.DisconnectSilent(now - 3 * options_.heartbeat_interval)) {
+          (void)unit;
+          metrics_.Increment("responders_lost");
+        }
       }
       Resend(deliveries_.Due(now, options_.resend_interval), now);
+      if (auth_) auth_->Tick(absl::Now());  // revocations reach open sessions within a second
       ScheduleMaintenance();
       Pump();  // the sends may have swallowed a readiness edge
     });
+  }
+
+  // Who sent `payload` (the User-Id its CURVE key was given by the ZAP handler), if that
+  // connection may still speak on `channel`; otherwise answers UNAUTHORIZED with a sentence,
+  // counts it (auth_refused.<channel>.<why>) and returns nullopt. Without authentication
+  // (--insecure_no_auth) every sender may do anything, as a drill key may.
+  std::optional<auth::Identity> Admit(Channel channel, zmq::socket_t& socket,
+                                      std::vector<zmq::message_t>& prefix,
+                                      const zmq::message_t& payload, uint64_t sequence) {
+    if (!auth_) return auth::Identity{auth::Role::kDrill, 0};
+    std::string why;
+    std::optional<auth::Identity> sender = auth_->Admit(AuthChannel(channel), payload, &why);
+    if (sender) return sender;
+    metrics_.Increment("auth_refused");
+    metrics_.Increment(absl::StrCat("auth_refused.", transport::ChannelName(channel), ".", why));
+    const transport::DecodeError error =
+        Refusal(RejectReason::kUnauthorized,
+                why == "revoked_session"
+                    ? "This connection's key has been revoked or re-enrolled since it connected; "
+                      "reconnect with a key that is allowed."
+                    : "This connection's key may not use this channel.",
+                sequence);
+    RefuseFrame(channel, error);
+    Reply(socket, std::move(prefix), transport::EncodeDecodeError(channel, error, NextHeader()));
+    return std::nullopt;
   }
 
   void RefuseFrame(Channel channel, const transport::DecodeError& error) {
@@ -642,6 +1059,7 @@ class DispatchServer::Impl {
     s.counters["core.incidents_open"] = core_->open_incidents().size();
     s.counters["responders_connected"] = deliveries_.connected();
     s.counters["feed_sequence"] = feed_sequence_;
+    if (journal_ != nullptr) s.counters["journal_last_record"] = journal_->last_record();
     return s;
   }
 
@@ -654,6 +1072,7 @@ class DispatchServer::Impl {
     if (intake_watch_) intake_watch_->Cancel();
     if (responder_watch_) responder_watch_->Cancel();
     if (operator_watch_) operator_watch_->Cancel();
+    if (auth_) auth_->Stop();
     // Replies already handed to ZeroMQ are flushed by each socket's linger when it closes.
     io_.stop();
   }
@@ -678,7 +1097,36 @@ class DispatchServer::Impl {
   std::optional<absl::Time> armed_deadline_;
   DeliveryBook deliveries_;
   transport::Metrics metrics_;
+  AdmissionQueue<PendingAlert> admission_{options_.max_pending_alerts};
+  absl::flat_hash_map<UnitId, LonLat> pending_positions_;  // latest per unit, this turn
+  struct PositionReply {
+    std::vector<zmq::message_t> prefix;
+    uint64_t in_reply_to = 0;
+  };
+  std::vector<PositionReply> position_replies_;  // sent once this turn's positions are applied
+  bool responders_backlogged_ = false;
   BoundEndpoints endpoints_;
+  std::unique_ptr<auth::ServerAuth> auth_;  // null with --insecure_no_auth
+
+  // What a turn sends while its commands are not yet durable (see Reply).
+  struct Outgoing {
+    enum class Kind { kReply, kFeed, kUnit };
+    Kind kind = Kind::kReply;
+    zmq::socket_t* socket = nullptr;     // kReply
+    std::vector<zmq::message_t> prefix;  // kReply: the routing frames
+    std::string frame;
+    UnitId unit = 0;        // kUnit
+    uint64_t sequence = 0;  // kUnit: its delivery sequence
+  };
+  std::unique_ptr<journal::JournalWriter> journal_;  // null without journal_dir
+  bool holding_ = false;  // this turn applied commands its commit has not yet made durable
+  std::vector<Outgoing> outbox_;
+  uint64_t records_since_snapshot_ = 0;
+  std::vector<std::string> journal_notes_;
+  absl::Status fatal_;  // why the engine stopped on its own
+  const uint64_t incarnation_ = NewIncarnation();
+  absl::flat_hash_set<UnitId> greeted_;  // units that said Hello to this run of the engine
+
   uint64_t server_sequence_ = 0;
   uint64_t feed_sequence_ = 0;
   bool stopping_ = false;
@@ -689,12 +1137,38 @@ absl::StatusOr<std::unique_ptr<DispatchServer>> DispatchServer::Create(ServerOpt
                                                                        CityData city,
                                                                        DispatchConfig config) {
   if (absl::Status s = options.Validate(); !s.ok()) return s;
+  // The core's clock starts at a whole microsecond, as the journal's header records it.
+  absl::Time start = absl::FromUnixMicros(absl::ToUnixMicros(absl::Now()));
+  std::unique_ptr<journal::JournalDirectory> journal;
+  uint64_t fingerprint = 0;
+  if (!options.journal_dir.empty()) {
+    fingerprint = journal::EngineFingerprint(config, city.projection, *city.map, city.units);
+    absl::StatusOr<std::unique_ptr<journal::JournalDirectory>> opened =
+        journal::JournalDirectory::Open(options.journal_dir);
+    if (!opened.ok()) return opened.status();
+    journal = *std::move(opened);
+    if (!journal->empty()) {
+      if (journal->fingerprint() != fingerprint) {
+        return absl::FailedPreconditionError(absl::StrFormat(
+            "the journal in %s was written for another unit set, map or dispatch policy "
+            "(fingerprint %016x; this engine's is %016x). Replaying it would build a state that "
+            "never was: start with the config it was written for, or move the journal aside to "
+            "start empty",
+            options.journal_dir, journal->fingerprint(), fingerprint));
+      }
+      start = absl::FromUnixMicros(journal->core_start_unix_us());
+    }
+  }
   auto registry = UnitRegistry::Create(city.units, city.projection, config.travel);
   if (!registry.ok()) return registry.status();
-  auto core =
-      DispatchCore::Create(std::move(config), city.map.get(), *std::move(registry), absl::Now());
+  auto core = DispatchCore::Create(std::move(config), city.map.get(), *std::move(registry), start);
   if (!core.ok()) return core.status();
   auto impl = std::make_unique<Impl>(std::move(options), std::move(city), *std::move(core));
+  if (journal != nullptr) {
+    if (absl::Status s = impl->Recover(*journal, absl::ToUnixMicros(start), fingerprint); !s.ok()) {
+      return s;
+    }
+  }
   if (absl::Status s = impl->Bind(); !s.ok()) return s;
   return std::unique_ptr<DispatchServer>(new DispatchServer(std::move(impl)));
 }
@@ -702,8 +1176,13 @@ absl::StatusOr<std::unique_ptr<DispatchServer>> DispatchServer::Create(ServerOpt
 DispatchServer::DispatchServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 DispatchServer::~DispatchServer() = default;
 const BoundEndpoints& DispatchServer::endpoints() const { return impl_->endpoints(); }
+std::string DispatchServer::auth_description() const { return impl_->auth_description(); }
 void DispatchServer::Run() { impl_->Run(); }
 void DispatchServer::Stop() { impl_->Stop(); }
 std::string DispatchServer::Summary() const { return impl_->Summary(); }
+const std::vector<std::string>& DispatchServer::journal_notes() const {
+  return impl_->journal_notes();
+}
+absl::Status DispatchServer::status() const { return impl_->status(); }
 
 }  // namespace gz

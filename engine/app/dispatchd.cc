@@ -31,9 +31,28 @@ ABSL_FLAG(std::string, operator_endpoint, "",
           "Operator commands and queries endpoint (ROUTER), e.g. tcp://127.0.0.1:7403.");
 ABSL_FLAG(std::string, feed, "", "Control-room feed endpoint (PUB), e.g. tcp://127.0.0.1:7404.");
 ABSL_FLAG(int, heartbeat_interval_ms, 0, "Responder heartbeat interval; 0 keeps the config's.");
+ABSL_FLAG(int, intake_batch, 0, "Alerts decided per loop turn; 0 keeps the config's.");
+ABSL_FLAG(int, intake_read_batch, 0,
+          "Alert frames read and queued by level per loop turn; 0 keeps the config's.");
+ABSL_FLAG(int, max_pending_alerts, 0,
+          "Alerts that may wait undecided before the least severe get BUSY; 0 keeps the "
+          "config's.");
 ABSL_FLAG(int, resend_interval_ms, 0, "Resend interval for unreceipted deliveries; 0 keeps it.");
 ABSL_FLAG(int, zone_broadcast_min_level, -1,
           "Area broadcasts for levels from this up (1 = IV/all ... 4 = I, 0 = never); -1 keeps the "
+          "config's.");
+ABSL_FLAG(std::string, keys_dir, "",
+          "CURVE keys: the directory with server.key_secret and the allow-list clients.allow "
+          "(`dispatchctl init-keys <dir>` makes one); overrides keys_dir in the config.");
+ABSL_FLAG(bool, insecure_no_auth, false,
+          "Run WITHOUT authentication, for development only: anyone who reaches the ports can "
+          "raise alerts and speak for any unit.");
+ABSL_FLAG(std::string, journal_dir, "",
+          "The journal: every command is made durable here before its effects are sent, and "
+          "replayed at start (protocol/JOURNAL.md); overrides journal_dir in the config. Without "
+          "one nothing survives a crash or a restart.");
+ABSL_FLAG(int64_t, snapshot_every_records, -1,
+          "Snapshot the engine's state after this many journal records (0: never); -1 keeps the "
           "config's.");
 
 namespace {
@@ -52,8 +71,9 @@ int main(int argc, char** argv) {
       "  responders responder clients: assignments, acks, positions    (default :7402)\n"
       "  operator   dispatchctl: manual actions and queries            (default :7403)\n"
       "  feed       every event, for control-room consoles             (default :7404)\n"
-      "Defaults come from config/dispatchd.textproto; flags override it.\n\n"
-      "  dispatchd                       # the Guangzhou default on 127.0.0.1:7401-7404\n"
+      "Defaults come from config/dispatchd.textproto; flags override it. Every channel needs\n"
+      "CURVE keys: `dispatchctl init-keys <dir>` makes them (config/README.md).\n\n"
+      "  dispatchd --keys_dir=<dir>      # the Guangzhou default on 127.0.0.1:7401-7404\n"
       "  dispatchd --intake=tcp://127.0.0.1:* --responders=tcp://127.0.0.1:* ...");
   absl::ParseCommandLine(argc, argv);
   const rlim_t descriptors = gz::RaiseDescriptorLimit();
@@ -84,6 +104,14 @@ int main(int argc, char** argv) {
     options.operator_endpoint = absl::GetFlag(FLAGS_operator_endpoint);
   }
   if (!absl::GetFlag(FLAGS_feed).empty()) options.feed_endpoint = absl::GetFlag(FLAGS_feed);
+  if (absl::GetFlag(FLAGS_intake_batch) > 0)
+    options.intake_batch = absl::GetFlag(FLAGS_intake_batch);
+  if (absl::GetFlag(FLAGS_intake_read_batch) > 0) {
+    options.intake_read_batch = absl::GetFlag(FLAGS_intake_read_batch);
+  }
+  if (absl::GetFlag(FLAGS_max_pending_alerts) > 0) {
+    options.max_pending_alerts = static_cast<size_t>(absl::GetFlag(FLAGS_max_pending_alerts));
+  }
   if (absl::GetFlag(FLAGS_heartbeat_interval_ms) > 0) {
     options.heartbeat_interval = absl::Milliseconds(absl::GetFlag(FLAGS_heartbeat_interval_ms));
   }
@@ -93,7 +121,28 @@ int main(int argc, char** argv) {
   if (absl::GetFlag(FLAGS_zone_broadcast_min_level) >= 0) {
     options.zone_broadcast_min_level = absl::GetFlag(FLAGS_zone_broadcast_min_level);
   }
+  if (!absl::GetFlag(FLAGS_keys_dir).empty()) options.keys_dir = absl::GetFlag(FLAGS_keys_dir);
+  options.insecure_no_auth = absl::GetFlag(FLAGS_insecure_no_auth);
+  if (!absl::GetFlag(FLAGS_journal_dir).empty()) {
+    options.journal_dir = absl::GetFlag(FLAGS_journal_dir);
+  }
+  if (absl::GetFlag(FLAGS_snapshot_every_records) >= 0) {
+    options.snapshot_every_records =
+        static_cast<uint64_t>(absl::GetFlag(FLAGS_snapshot_every_records));
+  }
+  if (options.keys_dir.empty() && !options.insecure_no_auth) {
+    return Fail(
+        "no CURVE keys, so nobody could be authenticated. Make a key directory with `dispatchctl "
+        "init-keys <dir>` and start with --keys_dir=<dir> (or keys_dir in dispatchd.textproto); "
+        "for development only, --insecure_no_auth runs without authentication.");
+  }
   if (absl::Status s = options.Validate(); !s.ok()) return Fail(std::string(s.message()));
+  if (options.insecure_no_auth) {
+    std::fprintf(stderr,
+                 "dispatchd: WARNING: --insecure_no_auth: authentication is OFF. Anyone who can "
+                 "reach these ports can raise alerts, act as an operator and speak for any unit. "
+                 "Development only; run with --keys_dir anywhere else.\n");
+  }
 
   const absl::Time load_start = absl::Now();
   absl::StatusOr<gz::CityData> city = gz::LoadCityData(config_dir);
@@ -118,6 +167,14 @@ int main(int argc, char** argv) {
   absl::StatusOr<std::unique_ptr<gz::DispatchServer>> server =
       gz::DispatchServer::Create(options, *std::move(city), *std::move(policy));
   if (!server.ok()) return Fail(std::string(server.status().message()));
+  if (options.journal_dir.empty()) {
+    std::fprintf(stderr,
+                 "dispatchd: WARNING: no journal_dir: nothing survives a crash or a restart (open "
+                 "incidents, reservations, deadlines are lost); set journal_dir in "
+                 "dispatchd.textproto or --journal_dir\n");
+  }
+  for (const std::string& note : (*server)->journal_notes()) std::printf("%s\n", note.c_str());
+  std::printf("dispatchd: %s\n", (*server)->auth_description().c_str());
   const gz::BoundEndpoints& e = (*server)->endpoints();
   std::printf(
       "dispatchd ready: intake=%s responders=%s operator=%s feed=%s (%zu units, %zu zones, "
@@ -129,6 +186,10 @@ int main(int argc, char** argv) {
   std::fflush(stdout);
   (*server)->Run();
   std::printf("%s", (*server)->Summary().c_str());
+  if (absl::Status s = (*server)->status(); !s.ok()) {
+    std::fflush(stdout);
+    return Fail(std::string(s.message()));
+  }
   std::fflush(stdout);
   return 0;
 }

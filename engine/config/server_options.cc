@@ -49,11 +49,26 @@ absl::Status ServerOptions::Validate() const {
   if (intake_batch < 1 || operator_batch < 1 || responder_batch < 1) {
     return invalid("*_batch", "every batch size must be at least 1");
   }
+  if (intake_read_batch < intake_batch) {
+    return invalid("intake_read_batch", "must be at least intake_batch (alerts read per turn)");
+  }
+  if (max_pending_alerts < 1 || max_pending_alerts > 1'000'000) {
+    return invalid("max_pending_alerts", "must be between 1 and 1000000");
+  }
   if (zone_broadcast_min_level < 0 || zone_broadcast_min_level > 4) {
     return invalid("zone_broadcast_min_level", "must be 0 (never) or a level from 1 (IV) to 4 (I)");
   }
   if (linger_on_stop < absl::ZeroDuration() || linger_on_stop > absl::Minutes(1)) {
     return invalid("linger_on_stop", "must be between 0 and 1 min");
+  }
+  if (snapshot_every_records != 0 && snapshot_every_records < 100) {
+    return invalid("snapshot_every_records",
+                   "must be 0 (never) or at least 100 (a snapshot costs far more than a record)");
+  }
+  if (insecure_no_auth && !keys_dir.empty()) {
+    return invalid("keys_dir",
+                   "is set together with --insecure_no_auth; pick one (keys, or no authentication "
+                   "for development)");
   }
   return absl::OkStatus();
 }
@@ -78,12 +93,18 @@ absl::StatusOr<ServerOptions> ParseServerOptions(const std::string& text,
     o.max_pending_deliveries_per_unit = file.max_pending_deliveries_per_unit();
   }
   if (file.has_intake_batch()) o.intake_batch = static_cast<int>(file.intake_batch());
+  if (file.has_intake_read_batch())
+    o.intake_read_batch = static_cast<int>(file.intake_read_batch());
+  if (file.has_max_pending_alerts()) o.max_pending_alerts = file.max_pending_alerts();
   if (file.has_operator_batch()) o.operator_batch = static_cast<int>(file.operator_batch());
   if (file.has_responder_batch()) o.responder_batch = static_cast<int>(file.responder_batch());
   if (file.has_linger_on_stop_ms()) o.linger_on_stop = absl::Milliseconds(file.linger_on_stop_ms());
   if (file.has_zone_broadcast_min_level()) {
     o.zone_broadcast_min_level = static_cast<int>(file.zone_broadcast_min_level());
   }
+  if (file.has_journal_dir()) o.journal_dir = file.journal_dir();
+  if (file.has_snapshot_every_records()) o.snapshot_every_records = file.snapshot_every_records();
+  if (file.has_keys_dir()) o.keys_dir = file.keys_dir();
   if (absl::Status s = o.Validate(); !s.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(source_name, ": ", s.message()));
   }

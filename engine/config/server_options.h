@@ -41,12 +41,33 @@ struct ServerOptions {
   int intake_batch = 64;
   int operator_batch = 16;
   int responder_batch = 256;
+  // Overload: alert frames read per turn (validated and queued by level, which is cheap), and how
+  // many may wait undecided. Beyond that the least severe are refused with BUSY (never silently
+  // dropped); see engine/app/admission_queue.h.
+  int intake_read_batch = 1024;
+  size_t max_pending_alerts = 8192;
   // Area broadcasts (a notice to every connected unit of the incident's street zone) go out for
   // incidents of at least this level: 1 = every level (IV and up), 2 = III and up, 3 = II and up,
   // 4 = I only, 0 = never. The units actually needed get assignments whatever this says.
   int zone_broadcast_min_level = 2;
   // How long sockets try to deliver what is queued when dispatchd stops.
   absl::Duration linger_on_stop = absl::Seconds(1);
+
+  // The journal (engine/journal/, protocol/JOURNAL.md): the directory where every command the core
+  // applies is made durable before its effects are sent, and replayed at start. Empty: no journal,
+  // and nothing survives a crash or a restart (dispatchd warns at start).
+  std::string journal_dir;
+  // A snapshot of the engine's state after this many records, so that a start replays at most
+  // about this many; 0: never (replay grows with the journal).
+  uint64_t snapshot_every_records = 100'000;
+
+  // CURVE authentication (engine/auth/): the directory with the server's key pair (server.key,
+  // server.key_secret) and the allow-list of client keys (clients.allow); `dispatchctl init-keys`
+  // makes one. Required unless insecure_no_auth is set: dispatchd refuses to start without keys.
+  std::string keys_dir;
+  // No authentication at all, for development: anyone who reaches the ports may raise alerts and
+  // speak for any unit. Only the command line (--insecure_no_auth) sets it, never a config file.
+  bool insecure_no_auth = false;
 
   // OK, or InvalidArgument naming the option and the reason.
   absl::Status Validate() const;

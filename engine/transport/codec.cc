@@ -862,8 +862,12 @@ std::variant<Inbound, DecodeError> Decode(absl::string_view frame, Channel chann
   }
   error.sequence = env.sequence();
   if (env.has_raise_alert()) {
-    // So that the reply can quote the alert's idempotency key.
-    error.reporter_id = env.raise_alert().reporter_id();
+    // So that the reply can quote the alert's idempotency key. An over-long reporter id is no key
+    // (it is refused below) and is not quoted: echoing up to 64 KiB of it would push the reply
+    // over the frame cap, and the client would drop the reply unread.
+    if (env.raise_alert().reporter_id().size() <= kMaxReporterIdBytes) {
+      error.reporter_id = env.raise_alert().reporter_id();
+    }
     error.client_sequence = env.raise_alert().client_sequence();
   }
 
@@ -967,7 +971,8 @@ std::string EncodeCommandResult(bool ok, RejectReason reason, absl::string_view 
 
 std::string EncodeWelcome(uint64_t in_reply_to, absl::Duration heartbeat_interval,
                           uint64_t last_delivery_sequence_sent,
-                          uint64_t resend_from_delivery_sequence, const Header& h) {
+                          uint64_t resend_from_delivery_sequence, uint64_t engine_incarnation,
+                          const Header& h) {
   pb::Envelope env = NewEnvelope(h);
   pb::Welcome* welcome = env.mutable_welcome();
   welcome->set_in_reply_to_sequence(in_reply_to);
@@ -975,6 +980,7 @@ std::string EncodeWelcome(uint64_t in_reply_to, absl::Duration heartbeat_interva
       absl::ToInt64Milliseconds(heartbeat_interval), 0, std::numeric_limits<uint32_t>::max())));
   welcome->set_last_delivery_sequence_sent(last_delivery_sequence_sent);
   welcome->set_resend_from_delivery_sequence(resend_from_delivery_sequence);
+  welcome->set_engine_incarnation(engine_incarnation);
   return Serialize(env);
 }
 

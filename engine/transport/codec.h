@@ -117,9 +117,11 @@ std::string EncodeAlertRejected(const AlertRejected& e, uint32_t retry_after_ms,
 std::string EncodeDecodeError(Channel channel, const DecodeError& e, const Header& h);
 std::string EncodeCommandResult(bool ok, RejectReason reason, absl::string_view message,
                                 uint64_t in_reply_to, const Header& h);
+// `engine_incarnation`: this run of dispatchd's id (Welcome.engine_incarnation).
 std::string EncodeWelcome(uint64_t in_reply_to, absl::Duration heartbeat_interval,
                           uint64_t last_delivery_sequence_sent,
-                          uint64_t resend_from_delivery_sequence, const Header& h);
+                          uint64_t resend_from_delivery_sequence, uint64_t engine_incarnation,
+                          const Header& h);
 std::string EncodeHeartbeat(uint64_t last_delivery_sequence_sent, const Header& h);
 
 // ---- Responder deliveries (channel 2), each stamped with the unit's delivery_sequence.

@@ -1,6 +1,8 @@
 // Integration tests: the real dispatchd process on 127.0.0.1 with ephemeral ports, real ZeroMQ
-// clients over TCP. Units sit east of the alert point at 10, 20, 30, 40 and 50 m (a small city
-// written by tests/support/small_city.h); every plan sends 2 frontline units.
+// clients over TCP, with CURVE keys as in production (responders use the drill key, everything
+// else the operator key; tests/integration/auth_test.cc tests the keys themselves). Units sit east
+// of the alert point at 10, 20, 30, 40 and 50 m (a small city written by
+// tests/support/small_city.h); every plan sends 2 frontline units.
 
 #include <signal.h>
 #include <sys/wait.h>
@@ -14,6 +16,7 @@
 #include <zmq_addon.hpp>
 
 #include "absl/time/clock.h"
+#include "engine/auth/curve_keys.h"
 #include "engine/client/alert_client.h"
 #include "engine/client/responder_client.h"
 #include "protocol/dispatch.pb.h"
@@ -46,12 +49,24 @@ struct Harness {
     dispatchd = *std::move(started);
   }
 
+  // The client keys of pair `name` of dispatchd's key directory ("operator" or "drill").
+  auth::CurveClientKeys Keys(const std::string& name) {
+    absl::StatusOr<auth::CurveClientKeys> keys = dispatchd->ClientKeys(name);
+    REQUIRE(keys.ok());
+    return *keys;
+  }
+  // Gives a raw socket the operator key, before it connects.
+  void UseOperatorKey(zmq::socket_t& socket) {
+    REQUIRE(auth::UseClientKeys(socket.handle(), Keys("operator")).ok());
+  }
+
   ResponderClient& Responder(UnitId unit) {
     auto& slot = responders[unit];
     if (!slot) {
       auto connected = ResponderClient::Connect(context, {.endpoint = dispatchd->responders(),
                                                           .unit_id = unit,
-                                                          .request_timeout = absl::Seconds(5)});
+                                                          .request_timeout = absl::Seconds(5),
+                                                          .curve = Keys("drill")});
       REQUIRE(connected.ok());
       slot = *std::move(connected);
     }
@@ -60,9 +75,10 @@ struct Harness {
 
   client::AlertOutcome Raise(uint64_t sequence, Category category = Category::kFire,
                              const std::string& reporter = "it") {
-    auto alerts = AlertClient::Create(
-        context,
-        {.endpoint = dispatchd->intake(), .reporter_id = reporter, .timeout = absl::Seconds(5)});
+    auto alerts = AlertClient::Create(context, {.endpoint = dispatchd->intake(),
+                                                .reporter_id = reporter,
+                                                .timeout = absl::Seconds(5),
+                                                .curve = Keys("operator")});
     REQUIRE(alerts.ok());
     client::Alert alert;
     alert.client_sequence = sequence;
@@ -98,10 +114,11 @@ struct Harness {
   }
 };
 
-// A raw DEALER for sending arbitrary bytes.
+// A raw DEALER for sending arbitrary bytes, with `keys`.
 std::string RoundTripRaw(zmq::context_t& context, const std::string& endpoint,
-                         const std::string& bytes) {
+                         const std::string& bytes, const auth::CurveClientKeys& keys) {
   zmq::socket_t socket(context, zmq::socket_type::dealer);
+  REQUIRE(auth::UseClientKeys(socket.handle(), keys).ok());
   socket.set(zmq::sockopt::linger, 0);
   socket.set(zmq::sockopt::rcvtimeo, 5000);
   socket.connect(endpoint);
@@ -191,9 +208,11 @@ TEST_CASE("a console that joins late gets the snapshot then live events", "[inte
   zmq::socket_t feed(h.context, zmq::socket_type::sub);
   feed.set(zmq::sockopt::subscribe, "");
   feed.set(zmq::sockopt::rcvtimeo, 5000);
+  h.UseOperatorKey(feed);
   feed.connect(h.dispatchd->feed());
   zmq::socket_t ops(h.context, zmq::socket_type::dealer);
   ops.set(zmq::sockopt::rcvtimeo, 5000);
+  h.UseOperatorKey(ops);
   ops.connect(h.dispatchd->operators());
   pb::Envelope request;
   request.set_protocol_version(1);
@@ -245,7 +264,8 @@ TEST_CASE("a responder that reconnects gets what it missed", "[integration]") {
   auto back = ResponderClient::Connect(h.context, {.endpoint = h.dispatchd->responders(),
                                                    .unit_id = 1,
                                                    .request_timeout = absl::Seconds(5),
-                                                   .last_delivery_sequence_seen = seen});
+                                                   .last_delivery_sequence_seen = seen,
+                                                   .curve = h.Keys("drill")});
   REQUIRE(back.ok());
   h.responders[1] = *std::move(back);
   const auto missed = h.NextAssignment(1);
@@ -260,7 +280,8 @@ TEST_CASE("garbage and oversized and truncated frames get errors while a good cl
   h.Responder(1);
   // Garbage bytes on the intake: an AlertReply with malformed_message.
   pb::Envelope reply;
-  REQUIRE(reply.ParseFromString(RoundTripRaw(h.context, h.dispatchd->intake(), "\xff\x01garbage")));
+  REQUIRE(reply.ParseFromString(
+      RoundTripRaw(h.context, h.dispatchd->intake(), "\xff\x01garbage", h.Keys("operator"))));
   REQUIRE(reply.has_alert_reply());
   CHECK(reply.alert_reply().rejected().reason() == pb::REJECT_REASON_MALFORMED_MESSAGE);
   CHECK_FALSE(reply.alert_reply().rejected().message().empty());
@@ -277,8 +298,8 @@ TEST_CASE("garbage and oversized and truncated frames get errors while a good cl
   alert.mutable_raise_alert()->set_category(pb::CATEGORY_FIRE);
   alert.mutable_raise_alert()->set_level(pb::LEVEL_IV_GENERAL);
   const std::string whole = Envelope(alert);
-  REQUIRE(reply.ParseFromString(
-      RoundTripRaw(h.context, h.dispatchd->intake(), whole.substr(0, whole.size() - 3))));
+  REQUIRE(reply.ParseFromString(RoundTripRaw(
+      h.context, h.dispatchd->intake(), whole.substr(0, whole.size() - 3), h.Keys("operator"))));
   CHECK(reply.alert_reply().has_rejected());
 
   // An operator message on the responder channel: unknown_message_type.
@@ -286,8 +307,8 @@ TEST_CASE("garbage and oversized and truncated frames get errors while a good cl
   wrong.set_protocol_version(1);
   wrong.set_sequence(5);
   wrong.mutable_get_stats();
-  REQUIRE(
-      reply.ParseFromString(RoundTripRaw(h.context, h.dispatchd->responders(), Envelope(wrong))));
+  REQUIRE(reply.ParseFromString(
+      RoundTripRaw(h.context, h.dispatchd->responders(), Envelope(wrong), h.Keys("drill"))));
   REQUIRE(reply.has_command_result());
   CHECK(reply.command_result().reason() == pb::REJECT_REASON_UNKNOWN_MESSAGE_TYPE);
 
@@ -295,6 +316,7 @@ TEST_CASE("garbage and oversized and truncated frames get errors while a good cl
   // answered with nothing, and the engine carries on.
   zmq::socket_t big(h.context, zmq::socket_type::dealer);
   big.set(zmq::sockopt::linger, 0);
+  h.UseOperatorKey(big);
   big.connect(h.dispatchd->intake());
   big.send(zmq::buffer(std::string(200 * 1024, 'x')), zmq::send_flags::none);
 
@@ -339,6 +361,7 @@ TEST_CASE("clients that leave before their reply do not bring dispatchd down",
   for (int i = 0; i < 50; ++i) {
     zmq::socket_t s(h.context, zmq::socket_type::dealer);
     s.set(zmq::sockopt::linger, 1000);  // the request leaves; the socket is gone before the reply
+    h.UseOperatorKey(s);
     s.connect(h.dispatchd->intake());
     alert.set_sequence(i + 1);
     alert.mutable_raise_alert()->set_client_sequence(i + 1);
@@ -347,6 +370,7 @@ TEST_CASE("clients that leave before their reply do not bring dispatchd down",
     if (i % 10 == 0) {
       zmq::socket_t odd(h.context, zmq::socket_type::dealer);
       odd.set(zmq::sockopt::linger, 1000);
+      h.UseOperatorKey(odd);
       odd.connect(h.dispatchd->operators());
       for (int f = 0; f < 5; ++f) odd.send(zmq::str_buffer("x"), zmq::send_flags::sndmore);
       odd.send(zmq::str_buffer("x"), zmq::send_flags::none);
@@ -369,6 +393,7 @@ TEST_CASE("a responder whose session was dropped says Hello again and gets its a
   // Stay silent (no Next) until the engine has dropped unit 1: ask it, rather than sleep.
   zmq::socket_t ops(h.context, zmq::socket_type::dealer);
   ops.set(zmq::sockopt::rcvtimeo, 5000);
+  h.UseOperatorKey(ops);
   ops.connect(h.dispatchd->operators());
   uint64_t lost = 0;
   for (uint64_t seq = 1; lost < 1 && seq < 10000; ++seq) {

@@ -678,6 +678,21 @@ TEST_CASE("decode errors are answered on their channel", "[transport][codec][rep
   CHECK(env.command_result().in_reply_to_sequence() == 0);
 }
 
+// Found by fuzz_codec: a reporter id just under the frame cap was quoted whole in the refusal,
+// which then went over the cap itself, and the client dropped it unread.
+TEST_CASE("the refusal of an over-long reporter id fits the frame cap",
+          "[transport][codec][replies]") {
+  pb::Envelope bad = AlertEnvelope();
+  bad.mutable_raise_alert()->set_reporter_id(std::string(kDefaultMaxFrameBytes - 200, 'r'));
+  const std::string frame = Frame(bad);
+  REQUIRE(frame.size() <= kDefaultMaxFrameBytes);
+  const DecodeError error = DecodeFails(frame, Channel::kIntake);
+  CHECK(error.reason == RejectReason::kInvalidValue);
+  CHECK(error.reporter_id.empty());
+  CHECK(error.client_sequence == 7);
+  CHECK(EncodeDecodeError(Channel::kIntake, error, kHeader).size() <= kDefaultMaxFrameBytes);
+}
+
 TEST_CASE("command results welcomes and heartbeats carry their fields",
           "[transport][codec][replies]") {
   pb::Envelope env = Parse(EncodeCommandResult(true, RejectReason::kUnspecified, "", 12, kHeader));
@@ -695,12 +710,13 @@ TEST_CASE("command results welcomes and heartbeats carry their fields",
   CHECK(env.command_result().message().size() == 198);
   CHECK(long_message.compare(0, 198, env.command_result().message()) == 0);
 
-  env = Parse(EncodeWelcome(3, absl::Seconds(5), 17, 12, kHeader));
+  env = Parse(EncodeWelcome(3, absl::Seconds(5), 17, 12, 0xfeedull, kHeader));
   REQUIRE(env.has_welcome());
   CHECK(env.welcome().in_reply_to_sequence() == 3);
   CHECK(env.welcome().heartbeat_interval_ms() == 5000);
   CHECK(env.welcome().last_delivery_sequence_sent() == 17);
   CHECK(env.welcome().resend_from_delivery_sequence() == 12);
+  CHECK(env.welcome().engine_incarnation() == 0xfeedull);
 
   env = Parse(EncodeHeartbeat(17, kHeader));
   REQUIRE(env.has_heartbeat());
