@@ -482,6 +482,8 @@ class DispatchServer::Impl {
           transport::EncodeAlertRejected(busy, retry_after_ms, NextHeader()));
   }
 
+  static constexpr uint32_t kRetryAfterOpenLimitMs = 5000;
+
   void AnswerAlert(zmq::socket_t& socket, std::vector<zmq::message_t> prefix,
                    const RaiseAlert& alert, SteadyClock::time_point received) {
     metrics_.Increment("alerts_received");
@@ -498,7 +500,17 @@ class DispatchServer::Impl {
       if (const auto* r = std::get_if<AlertRejected>(&e.body);
           r && r->reporter_id == alert.reporter_id && r->client_sequence == alert.client_sequence) {
         metrics_.Increment(absl::StrCat("alerts_rejected.", Describe(r->reason).code));
-        Reply(socket, std::move(prefix), transport::EncodeAlertRejected(*r, 0, NextHeader()));
+        uint32_t retry_after_ms = 0;
+        if (r->reason == RejectReason::kBusy) {
+          // At the core's open-incident limit, which only falls as incidents end: minutes, not
+          // milliseconds, so a retry storm would only burn the reporter's battery.
+          metrics_.Increment("alerts_shed");
+          metrics_.Increment("alerts_shed.open_incident_limit");
+          metrics_.Increment(absl::StrCat("alerts_shed.level_", LevelName(alert.level)));
+          retry_after_ms = kRetryAfterOpenLimitMs;
+        }
+        Reply(socket, std::move(prefix),
+              transport::EncodeAlertRejected(*r, retry_after_ms, NextHeader()));
         break;
       }
     }

@@ -83,6 +83,21 @@ absl::StatusOr<DispatchConfig> ParseDispatchConfig(const std::string& text,
   if (file.has_arrival_slack_seconds()) {
     config.arrival_slack = absl::Seconds(file.arrival_slack_seconds());
   }
+  if (file.has_max_remembered_alerts()) {
+    config.max_remembered_alerts = file.max_remembered_alerts();
+  }
+  if (file.has_max_open_incidents_iv()) {
+    config.max_open_incidents[static_cast<int>(Level::kIvGeneral)] = file.max_open_incidents_iv();
+  }
+  if (file.has_max_open_incidents_iii()) {
+    config.max_open_incidents[static_cast<int>(Level::kIiiLarge)] = file.max_open_incidents_iii();
+  }
+  if (file.has_max_open_incidents_ii()) {
+    config.max_open_incidents[static_cast<int>(Level::kIiMajor)] = file.max_open_incidents_ii();
+  }
+  if (file.has_max_open_incidents_i()) {
+    config.max_open_incidents[static_cast<int>(Level::kIExtreme)] = file.max_open_incidents_i();
+  }
   if (file.plan_size() > 0) {
     config.plans = {};
     for (int i = 0; i < file.plan_size(); ++i) {
@@ -136,6 +151,14 @@ std::string DispatchConfigToText(const DispatchConfig& config) {
       static_cast<uint32_t>(absl::ToInt64Seconds(config.idempotency_window)));
   file.set_arrival_eta_factor(config.arrival_eta_factor);
   file.set_arrival_slack_seconds(static_cast<uint32_t>(absl::ToInt64Seconds(config.arrival_slack)));
+  file.set_max_remembered_alerts(static_cast<uint32_t>(config.max_remembered_alerts));
+  const auto limit = [&](Level l) {
+    return static_cast<uint32_t>(config.max_open_incidents[static_cast<int>(l)]);
+  };
+  file.set_max_open_incidents_iv(limit(Level::kIvGeneral));
+  file.set_max_open_incidents_iii(limit(Level::kIiiLarge));
+  file.set_max_open_incidents_ii(limit(Level::kIiMajor));
+  file.set_max_open_incidents_i(limit(Level::kIExtreme));
   for (int c = 1; c < kCategoryCount; ++c) {
     for (int l = 1; l < kLevelCount; ++l) {
       const ResponsePlan* plan = config.FindPlan(static_cast<Category>(c), static_cast<Level>(l));

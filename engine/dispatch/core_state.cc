@@ -167,6 +167,8 @@ uint64_t ConfigFingerprint(const DispatchConfig& config) {
   f.Add(config.arrival_eta_factor);
   f.Add(config.arrival_slack);
   f.Add(config.idempotency_window);
+  f.Add(config.max_remembered_alerts);
+  for (const int64_t limit : config.max_open_incidents) f.Add(limit);
   for (const auto& by_level : config.plans) {
     for (const std::optional<ResponsePlan>& plan : by_level) {
       f.Add(plan.has_value());
@@ -518,13 +520,14 @@ absl::Status DispatchCore::RestoreState(const CoreState& state) {
   RebuildMergeIndex();
   holder_ = std::move(derived.holder);
   deadlines_ = std::move(derived.deadlines);
-  short_ = std::move(derived.short_set);
+  short_.Clear();
+  for (const auto& rank : derived.short_set) short_.Insert(rank, incidents_.at(rank.second).plane);
   escalations_due_ = std::move(escalations_due);
   answers_ = std::move(answers);
   answer_expiry_ = std::move(answer_expiry);
   stats_ = state.stats;
   outbox_.clear();
-  units_freed_ = false;
+  freed_.clear();
   for (Slot slot = 0; slot < state.units.size(); ++slot) {
     const CoreState::UnitEntry& u = state.units[slot];
     units_->SetStatus(slot, u.status);
@@ -547,7 +550,7 @@ absl::Status DispatchCore::CheckDerivedState() const {
   if (derived.open != open_) return differs("open incident set");
   if (derived.holder != holder_) return differs("unit holder table");
   if (derived.deadlines != deadlines_) return differs("deadline set");
-  if (derived.short_set != short_) return differs("short incident set");
+  if (derived.short_set != short_.ranks()) return differs("short incident set");
   absl::flat_hash_map<MergeCell, std::vector<IncidentId>> merge_cells;
   for (IncidentId id : open_) merge_cells[MergeCellOf(incidents_.at(id).plane)].push_back(id);
   if (merge_cells != merge_cells_) return differs("merge index");

@@ -131,6 +131,19 @@ absl::Status DispatchConfig::Validate() const {
   if (idempotency_window < absl::Minutes(1)) {
     return invalid("idempotency_window", "must be at least one minute");
   }
+  if (max_remembered_alerts < 1 || max_remembered_alerts > 100'000'000) {
+    return invalid("max_remembered_alerts", "must be between 1 and 100000000");
+  }
+  for (int l = 1; l < kLevelCount; ++l) {
+    const std::string field =
+        absl::StrCat("max_open_incidents[", LevelName(static_cast<Level>(l)), "]");
+    if (max_open_incidents[l] < 1 || max_open_incidents[l] > 10'000'000) {
+      return invalid(field, "must be between 1 and 10000000");
+    }
+    if (l > 1 && max_open_incidents[l] < max_open_incidents[l - 1]) {
+      return invalid(field, "must not be below the limit of a less severe level");
+    }
+  }
   const auto is_ring = [&](absl::Duration d) {
     return std::find(rings.begin(), rings.end(), d) != rings.end();
   };

@@ -111,6 +111,15 @@ struct DispatchConfig {
   absl::Duration arrival_slack = absl::Minutes(5);
   // How long the answer to an alert's idempotency key (reporter id + client sequence) is kept.
   absl::Duration idempotency_window = absl::Hours(24);
+  // At most this many answers are kept for the window; past it the oldest are forgotten early, so
+  // an alert flood cannot grow memory without bound. A retry of a forgotten accepted alert is
+  // decided afresh, and normally merges into the incident it opened.
+  int64_t max_remembered_alerts = 500'000;
+  // Open incidents past which a new incident of each level (indexed by Level) is refused BUSY, the
+  // least severe first: memory stays bounded under an alert flood, and the most severe alerts are
+  // still opened long after level IV is refused. Alerts that merge into an open incident, and retries
+  // of alerts already answered, are never refused this way. Non-decreasing with severity.
+  std::array<int64_t, kLevelCount> max_open_incidents{0, 25'000, 40'000, 60'000, 100'000};
   // Run cards indexed [category][level]; a missing plan makes that combination unknown.
   std::array<std::array<std::optional<ResponsePlan>, kLevelCount>, kCategoryCount> plans;
 

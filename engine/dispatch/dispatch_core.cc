@@ -62,7 +62,7 @@ void DispatchCore::Apply(const Command& command, std::vector<Event>* events) {
   assert(!applying_ && "DispatchCore::Apply is not re-entrant");
   applying_ = true;
   outbox_.clear();
-  units_freed_ = false;
+  freed_.clear();
   ++stats_.commands;
   AdvanceTo(std::max(now_, command.at));
   std::visit([this](const auto& body) { Handle(body); }, command.body);
@@ -226,6 +226,10 @@ void DispatchCore::Remember(const RaiseAlert& c, AlertAnswer answer) {
   AlertKey key{c.reporter_id, c.client_sequence};
   answer_expiry_.emplace_back(now_, key);
   answers_.emplace(std::move(key), std::move(answer));
+  while (static_cast<int64_t>(answers_.size()) > config_.max_remembered_alerts) {
+    answers_.erase(answer_expiry_.front().second);
+    answer_expiry_.pop_front();
+  }
 }
 
 void DispatchCore::Handle(const RaiseAlert& c) {
@@ -263,6 +267,20 @@ void DispatchCore::Handle(const RaiseAlert& c) {
     return;
   }
 
+  const int64_t limit = config_.max_open_incidents[static_cast<int>(c.level)];
+  if (static_cast<int64_t>(open_.size()) >= limit) {
+    // Not remembered: a retry with the same key is decided afresh, when incidents may have ended.
+    ++stats_.alerts_rejected;
+    ++stats_.rejected_by_reason[static_cast<size_t>(RejectReason::kBusy)];
+    Emit(AlertRejected{c.reporter_id, c.client_sequence, RejectReason::kBusy,
+                       absl::StrCat(open_.size(), " incidents are open, at the limit of ", limit,
+                                    " for a new level-", LevelName(c.level),
+                                    " incident; it was not opened. Send it again with the same "
+                                    "client_sequence."),
+                       false});
+    return;
+  }
+
   const IncidentId id = next_incident_id_++;
   Incident& inc = incidents_[id];
   inc.id = id;
@@ -296,7 +314,7 @@ void DispatchCore::Upgrade(Incident& inc, Level level) {
   // A more severe report of the same incident: switch to that level's run card. Rings only widen,
   // and the escalation steps start over relative to the opening (steps already due fire now).
   UnscheduleEscalation(inc);
-  short_.erase(ShortKey(inc));
+  short_.Erase(ShortKey(inc), inc.plane);
   inc.level = level;
   inc.plan = config_.FindPlan(inc.category, level);
   for (size_t r = 0; r < config_.rings.size(); ++r) {
@@ -348,11 +366,11 @@ void DispatchCore::Fill(Incident& inc) {
 
   const bool is_short = frontline_short > 0 || headcount_short > 0;
   if (!is_short) {
-    short_.erase(ShortKey(inc));
+    short_.Erase(ShortKey(inc), inc.plane);
     inc.short_reported = false;
     return;
   }
-  short_.insert(ShortKey(inc));
+  short_.Insert(ShortKey(inc), inc.plane);
   if (!inc.short_reported) {
     // Every ring is exhausted: the plan cannot be met from the units alone.
     inc.short_reported = true;
@@ -461,7 +479,7 @@ void DispatchCore::EndAssignment(Assignment& a, AssignmentStatus status, Cascade
   a.ended_at = now_;
   holder_[a.slot] = 0;
   units_->SetStatus(a.slot, UnitStatus::kAvailable);
-  units_freed_ = true;
+  freed_.push_back(a.slot);
 }
 
 void DispatchCore::ExpireAssignment(AssignmentId id) {
@@ -477,14 +495,41 @@ void DispatchCore::ExpireAssignment(AssignmentId id) {
 }
 
 void DispatchCore::RefillShortIncidents() {
-  // A freed unit may be what a short incident elsewhere was waiting for. Most severe first; each
-  // Fill only searches the incident's current (already widest) ring, so this stays bounded.
-  while (units_freed_) {
-    units_freed_ = false;
-    const std::vector<std::pair<int, IncidentId>> waiting(short_.begin(), short_.end());
-    for (const auto& [level, id] : waiting) {
-      if (short_.contains({level, id})) Fill(incidents_.at(id));
+  // A freed unit may be what a short incident elsewhere was waiting for: offer the freed units to
+  // the short incidents that could reach them, most severe first. Every other offerable unit was
+  // already out of reach or tried when each short incident was last filled, so an incident no freed
+  // unit can reach would gain nothing from a search.
+  const double widest_ring_s = absl::ToDoubleSeconds(config_.rings.back());
+  const GeoIndex& index = units_->index();
+  const TravelModel& travel = index.travel();
+  std::vector<Slot> freed;
+  std::vector<ShortIncidentIndex::Square> reach;
+  while (!freed_.empty()) {
+    freed.swap(freed_);
+    freed_.clear();
+    if (short_.empty()) continue;
+    std::sort(freed.begin(), freed.end());
+    freed.erase(std::unique(freed.begin(), freed.end()), freed.end());
+    reach.clear();
+    for (Slot s : freed) {
+      reach.push_back({index.position(s), travel.ReachMetres(widest_ring_s, units_->unit(s).mode)});
     }
+    short_.VisitNear(reach, [&](ShortIncidentIndex::Rank rank) {
+      Incident& inc = incidents_.at(rank.second);
+      bool any_offerable = false;
+      for (Slot s : freed) {
+        if (!units_->Offerable(s)) continue;
+        any_offerable = true;
+        if (inc.tried.contains(s)) continue;
+        const double travel_s =
+            travel.TravelSeconds(Distance(index.position(s), inc.plane), units_->unit(s).mode);
+        if (travel_s <= widest_ring_s) {
+          Fill(inc);
+          break;
+        }
+      }
+      return any_offerable;  // once every freed unit is taken, nobody else can gain
+    });
   }
 }
 
@@ -552,7 +597,7 @@ void DispatchCore::EndIncident(Incident& inc, IncidentState to) {
     Emit(AssignmentReleased{a.id, a.incident, a.unit, CascadeReason::kIncidentEnded});
   }
   UnscheduleEscalation(inc);
-  short_.erase(ShortKey(inc));
+  short_.Erase(ShortKey(inc), inc.plane);
   open_.erase(inc.id);
   UnindexForMerge(inc);
 }
@@ -673,7 +718,7 @@ void DispatchCore::Handle(const SetUnitStatus& c) {
     return;
   }
   units_->SetStatus(*slot, c.status);
-  if (units_->Offerable(*slot)) units_freed_ = true;
+  if (units_->Offerable(*slot)) freed_.push_back(*slot);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -803,7 +848,9 @@ void DispatchCore::Handle(const UpdateUnit& c) {
   if (c.status.has_value()) units_->SetStatus(*slot, *c.status);
   if (c.on_post.has_value()) units_->SetOnPost(*slot, *c.on_post);
   if (c.position.has_value()) units_->MoveTo(*slot, *c.position);
-  if (units_->Offerable(*slot) && (!was_offerable || c.position.has_value())) units_freed_ = true;
+  if (units_->Offerable(*slot) && (!was_offerable || c.position.has_value())) {
+    freed_.push_back(*slot);
+  }
   if (c.on_post.has_value() && holder_[*slot] != 0) {
     // The people on post are what assembly counts: keep the assignment's figure current, and look
     // for more people if it dropped.

@@ -40,6 +40,7 @@
 #include "engine/dispatch/commands.h"
 #include "engine/dispatch/dispatch_config.h"
 #include "engine/dispatch/events.h"
+#include "engine/dispatch/short_incident_index.h"
 #include "engine/geo/district_map.h"
 #include "engine/incidents/incident.h"
 #include "engine/units/unit_registry.h"
@@ -211,8 +212,10 @@ class DispatchCore {
   // Ack deadlines of pending assignments and arrival deadlines of acknowledged ones.
   absl::btree_set<std::pair<absl::Time, AssignmentId>> deadlines_;
   // Open incidents whose plan is not met, ordered most severe first, then oldest.
-  absl::btree_set<std::pair<int, IncidentId>> short_;
-  bool units_freed_ = false;  // a unit became offerable during this command
+  ShortIncidentIndex short_;
+  // Units that became offerable (or moved while offerable) during this command: what a short
+  // incident may now reach.
+  std::vector<Slot> freed_;
   absl::btree_set<std::pair<absl::Time, IncidentId>> escalations_due_;
 
   absl::flat_hash_map<AlertKey, AlertAnswer> answers_;

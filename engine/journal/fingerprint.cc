@@ -53,6 +53,8 @@ void HashConfig(const DispatchConfig& c, Hasher& h) {
   h.Double(c.arrival_eta_factor);
   h.Duration(c.arrival_slack);
   h.Duration(c.idempotency_window);
+  h.I64(c.max_remembered_alerts);
+  for (int64_t limit : c.max_open_incidents) h.I64(limit);
   for (const auto& by_level : c.plans) {
     for (const std::optional<ResponsePlan>& plan : by_level) {
       h.U64(plan.has_value() ? 1 : 0);

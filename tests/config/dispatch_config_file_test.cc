@@ -18,6 +18,7 @@ TEST_CASE("dispatch config text round-trips", "[config]") {
   DispatchConfig config = DispatchConfig::Defaults();
   config.merge_radius_m = 123;
   config.travel.speed_mps[2] = 11;
+  config.max_open_incidents[static_cast<int>(Level::kIiiLarge)] = 30'000;
   absl::StatusOr<DispatchConfig> back =
       ParseDispatchConfig(DispatchConfigToText(config), "round-trip");
   REQUIRE(back.ok());
@@ -55,6 +56,10 @@ TEST_CASE("a bad dispatch config names the key and the reason", "[config]") {
       {R"(plan { category: "fire" level: "IV" escalation { notify: "mayor" } })",
        "escalation[0].notify: 'mayor'"},
       {"merge_radius_m: -1", "merge_radius_m"},
+      {"max_remembered_alerts: 0", "max_remembered_alerts: must be between"},
+      {"max_open_incidents_iv: 0", "max_open_incidents[IV]: must be between 1 and 10000000"},
+      {"max_open_incidents_iv: 50000 max_open_incidents_iii: 100",
+       "max_open_incidents[III]: must not be below the limit of a less severe level"},
       {"no_such_key: 1", "line 1:"},
   };
   for (const Case& c : cases) {

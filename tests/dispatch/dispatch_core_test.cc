@@ -473,6 +473,107 @@ TEST_CASE("a short incident gets a unit as soon as one is freed", "[dispatch][ca
   CHECK(world.core().FindIncident(medical)->state == IncidentState::kDispatched);
 }
 
+TEST_CASE("a freed unit goes to the most severe short incident that can reach it",
+          "[dispatch][cascade]") {
+  // On foot at 1 m/s the widest ring (20 min) reaches 1,200 m = 60 cells. A at column 0, B at 150.
+  GridWorld world({"A*" + std::string(148, '.') + "B"});
+  auto open = [&](absl::Duration at, double column, Category category, Level level) {
+    const auto events =
+        world.Apply(at, RaiseAlert{"test", static_cast<uint64_t>(absl::ToInt64Seconds(at)) + 1,
+                                   world.Cell(0, column), category, level});
+    return EventsOf<IncidentOpened>(events).at(0).incident;
+  };
+  const IncidentId far = open(absl::Seconds(0), 149, Category::kFire, Level::kIvGeneral);
+  const IncidentId severe = open(absl::Seconds(1), 1, Category::kFire, Level::kIExtreme);
+  const IncidentId near_old = open(absl::Seconds(2), 2, Category::kMedical, Level::kIvGeneral);
+  const IncidentId near_major = open(absl::Seconds(3), 55, Category::kFire, Level::kIiMajor);
+  CHECK(world.core().ActiveAssignmentOf(world.unit('A'))->incident == severe);
+  CHECK(world.core().ActiveAssignmentOf(world.unit('B'))->incident == far);
+
+  // Freed, A goes to the level-II incident 1,100 m away before the older level-IV one beside it,
+  // and never to the older level-IV one 3 km away, out of its reach.
+  auto issued = EventsOf<AssignmentIssued>(world.Apply(absl::Seconds(4), ResolveIncident{severe}));
+  REQUIRE(issued.size() == 1);
+  CHECK(issued[0].unit == world.unit('A'));
+  CHECK(issued[0].incident == near_major);
+  issued = EventsOf<AssignmentIssued>(world.Apply(absl::Seconds(5), ResolveIncident{near_major}));
+  REQUIRE(issued.size() == 1);
+  CHECK(issued[0].incident == near_old);
+  // Resolving the far incident frees B, and no short incident is within its reach.
+  issued = EventsOf<AssignmentIssued>(world.Apply(absl::Seconds(6), ResolveIncident{far}));
+  CHECK(issued.empty());
+  CHECK(world.core().CheckDerivedState().ok());
+}
+
+TEST_CASE("past the open-incident limit a new incident is refused busy, the least severe first",
+          "[dispatch][overload]") {
+  DispatchConfig config = SmallTestConfig();
+  config.max_open_incidents = {0, 2, 2, 2, 3};  // levels IV, III, II: 2 open; level I: 3
+  GridWorld world({"*A" + std::string(100, '.')}, config);
+  auto raise = [&](absl::Duration at, uint64_t sequence, double column, Level level) {
+    return world.Apply(
+        at, RaiseAlert{"flood", sequence, world.Cell(0, column), Category::kFire, level});
+  };
+  const IncidentId first =
+      EventsOf<IncidentOpened>(raise(absl::Seconds(0), 1, 0, Level::kIvGeneral)).at(0).incident;
+  const IncidentId second =
+      EventsOf<IncidentOpened>(raise(absl::Seconds(1), 2, 30, Level::kIvGeneral)).at(0).incident;
+
+  // A third level-IV incident is refused BUSY, and not remembered...
+  auto events = raise(absl::Seconds(2), 3, 60, Level::kIvGeneral);
+  auto rejected = EventsOf<AlertRejected>(events);
+  REQUIRE(rejected.size() == 1);
+  CHECK(rejected[0].reason == RejectReason::kBusy);
+  CHECK_FALSE(rejected[0].duplicate);
+  CHECK_THAT(rejected[0].message, Catch::Contains("2 incidents are open"));
+  CHECK(EventsOf<IncidentOpened>(events).empty());
+  // ...while a report merging into an open incident is still taken, and a level-I one opens.
+  const auto merged = EventsOf<AlertAccepted>(raise(absl::Seconds(3), 4, 1, Level::kIvGeneral));
+  REQUIRE(merged.size() == 1);
+  CHECK(merged[0].merged);
+  CHECK(EventsOf<IncidentOpened>(raise(absl::Seconds(4), 5, 90, Level::kIExtreme)).size() == 1);
+  // At the level-I limit, level I is refused too.
+  rejected = EventsOf<AlertRejected>(raise(absl::Seconds(5), 6, 50, Level::kIExtreme));
+  REQUIRE(rejected.size() == 1);
+  CHECK(rejected[0].reason == RejectReason::kBusy);
+
+  // The level-I incident counts too: with one incident cancelled, two are still open. Once the
+  // second ends, the retry of the refused alert (same key) is decided afresh and opens.
+  world.Apply(absl::Seconds(6), CancelIncident{first});
+  CHECK(EventsOf<AlertRejected>(raise(absl::Seconds(7), 3, 60, Level::kIvGeneral)).size() == 1);
+  world.Apply(absl::Seconds(8), CancelIncident{second});
+  events = raise(absl::Seconds(9), 3, 60, Level::kIvGeneral);
+  REQUIRE(EventsOf<IncidentOpened>(events).size() == 1);
+  CHECK(EventsOf<AlertAccepted>(events).at(0).duplicate == false);
+  CHECK(world.core().stats().rejected_by_reason[static_cast<size_t>(RejectReason::kBusy)] == 3);
+}
+
+TEST_CASE("past max_remembered_alerts the oldest answer is forgotten and its retry merges",
+          "[dispatch][overload]") {
+  DispatchConfig config = SmallTestConfig();
+  config.max_remembered_alerts = 2;
+  GridWorld world({"*A" + std::string(60, '.') + "B"}, config);
+  auto raise = [&](absl::Duration at, uint64_t sequence, double column) {
+    return world.Apply(at, RaiseAlert{"flood", sequence, world.Cell(0, column), Category::kFire,
+                                      Level::kIvGeneral});
+  };
+  const IncidentId first = EventsOf<IncidentOpened>(raise(absl::Seconds(0), 1, 0)).at(0).incident;
+  raise(absl::Seconds(1), 2, 60);
+  // Remembered: the retry is a duplicate with the same answer.
+  auto accepted = EventsOf<AlertAccepted>(raise(absl::Seconds(2), 1, 0));
+  REQUIRE(accepted.size() == 1);
+  CHECK(accepted[0].duplicate);
+  CHECK(accepted[0].incident == first);
+  // A third answer pushes out the oldest: its retry is decided afresh and joins its own incident.
+  raise(absl::Seconds(3), 3, 61);
+  accepted = EventsOf<AlertAccepted>(raise(absl::Seconds(4), 1, 0));
+  REQUIRE(accepted.size() == 1);
+  CHECK_FALSE(accepted[0].duplicate);
+  CHECK(accepted[0].merged);
+  CHECK(accepted[0].incident == first);
+  CHECK(world.core().CheckDerivedState().ok());
+}
+
 TEST_CASE("the state change to dispatched comes before the assignments", "[dispatch][events]") {
   GridWorld world({"..*AB"});
   const auto events = world.RaiseAlertAtStar();
