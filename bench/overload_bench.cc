@@ -27,6 +27,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "bench/bench_support.h"
+#include "engine/auth/curve_keys.h"
 #include "engine/config/city_data.h"
 #include "protocol/dispatch.pb.h"
 #include "simulators/random.h"
@@ -38,6 +39,9 @@ ABSL_FLAG(double, baseline_rate, 200, "Alerts per second in the baseline phase."
 ABSL_FLAG(double, baseline_seconds, 10, "Length of the baseline phase.");
 ABSL_FLAG(std::string, config_dir, DISPATCH_CONFIG_DIR, "Dataset and config dispatchd loads.");
 ABSL_FLAG(uint64_t, seed, 20261127, "Seed for alert places and levels.");
+ABSL_FLAG(bool, curve, false,
+          "Run dispatchd with CURVE authentication, as in production (keys made by dispatchctl), "
+          "the bench connecting with the operator key. Default: --insecure_no_auth.");
 
 namespace gz::bench {
 namespace {
@@ -85,9 +89,14 @@ long ResidentKiB(pid_t pid) {
 // Sends `rate` alerts per second for `seconds` from one DEALER, reading answers as they come, then
 // waits up to 30 s for the rest.
 PhaseResult RunPhase(zmq::context_t& context, const testing::DispatchdProcess& dispatchd,
-                     const CityData& city, double rate, double seconds, uint64_t first_sequence,
-                     sim::Random& random) {
+                     const auth::CurveClientKeys& keys, const CityData& city, double rate,
+                     double seconds, uint64_t first_sequence, sim::Random& random) {
   zmq::socket_t socket(context, zmq::socket_type::dealer);
+  if (keys.enabled()) {
+    socket.set(zmq::sockopt::curve_serverkey, keys.server_public);
+    socket.set(zmq::sockopt::curve_publickey, keys.client_public);
+    socket.set(zmq::sockopt::curve_secretkey, keys.client_secret);
+  }
   socket.set(zmq::sockopt::sndhwm, 0);  // the backlog waits in queues we can see, not in send()
   socket.set(zmq::sockopt::rcvhwm, 0);
   socket.set(zmq::sockopt::linger, 0);
@@ -177,28 +186,45 @@ int Run() {
     std::fprintf(stderr, "overload_bench: %s\n", std::string(city.status().message()).c_str());
     return 1;
   }
-  auto dispatchd =
-      testing::DispatchdProcess::Start(absl::GetFlag(FLAGS_config_dir), DispatchdFlags());
+  const bool curve = absl::GetFlag(FLAGS_curve);
+  auto dispatchd = testing::DispatchdProcess::Start(
+      absl::GetFlag(FLAGS_config_dir), curve ? std::vector<std::string>{} : DispatchdFlags());
   if (!dispatchd.ok()) {
     std::fprintf(stderr, "overload_bench: %s\n", std::string(dispatchd.status().message()).c_str());
     return 1;
+  }
+  auth::CurveClientKeys keys;
+  if (curve) {
+    absl::StatusOr<auth::CurveClientKeys> operator_keys = (*dispatchd)->ClientKeys("operator");
+    if (!operator_keys.ok()) {
+      std::fprintf(stderr, "overload_bench: %s\n",
+                   std::string(operator_keys.status().message()).c_str());
+      return 1;
+    }
+    keys = *operator_keys;
   }
   zmq::context_t context;
   sim::Random random(absl::GetFlag(FLAGS_seed), /*stream=*/1);
   const double rate = absl::GetFlag(FLAGS_rate);
   std::printf(
       "  load:     baseline %.0f alerts/s for %.0f s, then %.0f alerts/s for %.0f s; "
-      "levels 1%% I, 4%% II, 15%% III, 80%% IV; σ=300 m around random units\n\n",
+      "levels 1%% I, 4%% II, 15%% III, 80%% IV; σ=300 m around random units\n"
+      "  auth:     %s\n\n",
       absl::GetFlag(FLAGS_baseline_rate), absl::GetFlag(FLAGS_baseline_seconds), rate,
-      absl::GetFlag(FLAGS_seconds));
+      absl::GetFlag(FLAGS_seconds), curve ? "CURVE (operator key)" : "none (--insecure_no_auth)");
   std::fflush(stdout);
   const PhaseResult baseline =
-      RunPhase(context, **dispatchd, *city, absl::GetFlag(FLAGS_baseline_rate),
+      RunPhase(context, **dispatchd, keys, *city, absl::GetFlag(FLAGS_baseline_rate),
                absl::GetFlag(FLAGS_baseline_seconds), 1, random);
-  const PhaseResult overload = RunPhase(context, **dispatchd, *city, rate,
+  const PhaseResult overload = RunPhase(context, **dispatchd, keys, *city, rate,
                                         absl::GetFlag(FLAGS_seconds), 100'000'000, random);
   const int exit_status = (*dispatchd)->Stop(SIGTERM);
   const std::string summary = exit_status == 0 ? "" : " (dispatchd exit non-zero)";
+  // dispatchd's own account of the run (incidents opened, merged, refused), for the reader.
+  const std::string& output = (*dispatchd)->output();
+  if (const size_t at = output.find("dispatchd stopped"); at != std::string::npos) {
+    std::printf("%s\n", output.substr(at, output.find('\n', at) - at).c_str());
+  }
   if (exit_status != 0) {
     const std::string& out = (*dispatchd)->output();
     std::fprintf(stderr, "overload_bench: dispatchd exited with status %d; its last output:\n%s\n",
@@ -206,7 +232,7 @@ int Run() {
   }
 
   Json result = ResultHeader("overload_bench", "overload");
-  result.Set("rate", rate).Set("seconds", absl::GetFlag(FLAGS_seconds));
+  result.Set("rate", rate).Set("seconds", absl::GetFlag(FLAGS_seconds)).Set("curve", curve);
   std::vector<std::vector<std::string>> rows;
   std::printf("%-5s %9s %9s %9s %7s | %-44s | %-44s\n", "level", "sent", "accepted", "BUSY",
               "other", "accepted: reply p50 / p99 / p99.9 / max µs",
