@@ -390,6 +390,18 @@ void DispatchCore::Fill(Incident& inc) {
   }
 }
 
+void DispatchCore::FindNearest(PlanePoint p, int k, absl::Duration ring, EligibleFn eligible,
+                               std::vector<Candidate>* found) const {
+  const double ring_s = absl::ToDoubleSeconds(ring);
+  // A little wider than the exact reach, so that rounding never skips a unit the search would take.
+  const double reach_m = units_->index().travel().MaxReachMetres(ring_s) * (1 + 1e-9) + 1e-6;
+  if (!units_->MayHaveOfferableWithin(p, reach_m)) {
+    found->clear();  // nobody offerable in reach: skip visiting every busy unit of the ring
+    return;
+  }
+  units_->index().NearestByTravelTime(p, k, ring_s, eligible, found);
+}
+
 int DispatchCore::FillFrontline(Incident& inc) {
   int active = 0;
   for (AssignmentId aid : inc.assignments) {
@@ -401,8 +413,7 @@ int DispatchCore::FillFrontline(Incident& inc) {
   std::vector<Candidate> found;
   while (need > 0) {
     const absl::Duration ring = config_.rings[inc.frontline_ring];
-    units_->index().NearestByTravelTime(inc.plane, need, absl::ToDoubleSeconds(ring), eligible,
-                                        &found);
+    FindNearest(inc.plane, need, ring, eligible, &found);
     for (const Candidate& c : found) Issue(inc, c, AssignmentRole::kFrontline, ring);
     need -= static_cast<int>(found.size());
     if (need <= 0) break;
@@ -431,8 +442,7 @@ int DispatchCore::FillAssembly(Incident& inc) {
     const absl::Duration ring = config_.rings[inc.assembly_ring];
     // Every offerable unit has at least one person on post, so `remaining` units always suffice.
     const int remaining = target - assigned;
-    units_->index().NearestByTravelTime(inc.plane, remaining, absl::ToDoubleSeconds(ring), eligible,
-                                        &found);
+    FindNearest(inc.plane, remaining, ring, eligible, &found);
     for (const Candidate& c : found) {
       if (assigned >= target) break;
       assigned += units_->unit(c.slot).on_post;

@@ -174,6 +174,9 @@ class DispatchCore {
 
   // Dispatch policy.
   void Fill(Incident& incident);
+  // NearestByTravelTime within `ring`, skipped when no offerable unit is near at all.
+  void FindNearest(PlanePoint p, int k, absl::Duration ring, EligibleFn eligible,
+                   std::vector<Candidate>* found) const;
   int FillFrontline(Incident& incident);
   int FillAssembly(Incident& incident);
   void Issue(Incident& incident, const Candidate& candidate, AssignmentRole role,

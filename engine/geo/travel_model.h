@@ -6,6 +6,7 @@
 #ifndef ENGINE_GEO_TRAVEL_MODEL_H_
 #define ENGINE_GEO_TRAVEL_MODEL_H_
 
+#include <algorithm>
 #include <array>
 
 #include "engine/units/unit.h"
@@ -28,6 +29,15 @@ struct TravelModel {
   // The straight-line radius a unit of `mode` can cover within `seconds`.
   double ReachMetres(double seconds, TravelMode mode) const {
     return seconds * Speed(mode) / detour_factor;
+  }
+
+  // The widest ReachMetres over the modes.
+  double MaxReachMetres(double seconds) const {
+    double reach = 0;
+    for (int m = 0; m < kTravelModeCount; ++m) {
+      reach = std::max(reach, ReachMetres(seconds, static_cast<TravelMode>(m)));
+    }
+    return reach;
   }
 
   bool operator==(const TravelModel&) const = default;

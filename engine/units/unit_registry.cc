@@ -47,14 +47,58 @@ absl::StatusOr<std::unique_ptr<UnitRegistry>> UnitRegistry::Create(
 UnitRegistry::UnitRegistry(std::vector<Unit> units, const LocalProjection& projection,
                            SlotTable slots, const TravelModel& travel)
     : units_(std::move(units)), projection_(projection), slots_(std::move(slots)) {
-  offerable_.resize(units_.size());
-  for (Slot slot = 0; slot < units_.size(); ++slot) UpdateOfferable(slot);
   std::vector<GeoIndex::Entry> entries;
   entries.reserve(units_.size());
   for (const Unit& u : units_) {
     entries.push_back({projection_.ToPlane(u.position), u.mode, u.zone});
   }
+  // The grid covers the units' posts with a margin; units that move beyond it count at its edge.
+  if (!entries.empty()) {
+    PlanePoint low = entries[0].position, high = entries[0].position;
+    for (const GeoIndex::Entry& e : entries) {
+      low = {std::min(low.x, e.position.x), std::min(low.y, e.position.y)};
+      high = {std::max(high.x, e.position.x), std::max(high.y, e.position.y)};
+    }
+    constexpr double kMarginM = 10'000;
+    grid_origin_ = {low.x - kMarginM, low.y - kMarginM};
+    grid_columns_ = static_cast<int64_t>((high.x - low.x + 2 * kMarginM) / kGridCellM) + 1;
+    grid_rows_ = static_cast<int64_t>((high.y - low.y + 2 * kMarginM) / kGridCellM) + 1;
+  }
+  offerable_per_cell_.assign(static_cast<size_t>(grid_columns_ * grid_rows_), 0);
+  cell_of_.resize(units_.size());
+  offerable_.assign(units_.size(), 0);
+  for (Slot slot = 0; slot < units_.size(); ++slot) {
+    cell_of_[slot] = CellOf(entries[slot].position);
+    UpdateOfferable(slot);
+  }
   index_ = std::make_unique<GeoIndex>(entries, travel);
+}
+
+std::pair<int64_t, int64_t> UnitRegistry::ColumnRow(PlanePoint p) const {
+  const auto clamp = [](double v, int64_t n) {
+    // NaN and huge values land at an edge, never outside the grid.
+    if (!(v >= 0)) return int64_t{0};
+    return v >= static_cast<double>(n - 1) ? n - 1 : static_cast<int64_t>(v);
+  };
+  return {clamp((p.x - grid_origin_.x) / kGridCellM, grid_columns_),
+          clamp((p.y - grid_origin_.y) / kGridCellM, grid_rows_)};
+}
+
+uint32_t UnitRegistry::CellOf(PlanePoint p) const {
+  const auto [column, row] = ColumnRow(p);
+  return static_cast<uint32_t>(row * grid_columns_ + column);
+}
+
+bool UnitRegistry::MayHaveOfferableWithin(PlanePoint p, double radius_m) const {
+  const auto [low_column, low_row] = ColumnRow({p.x - radius_m, p.y - radius_m});
+  const auto [high_column, high_row] = ColumnRow({p.x + radius_m, p.y + radius_m});
+  for (int64_t row = low_row; row <= high_row; ++row) {
+    const int32_t* cells = &offerable_per_cell_[static_cast<size_t>(row * grid_columns_)];
+    for (int64_t column = low_column; column <= high_column; ++column) {
+      if (cells[column] > 0) return true;
+    }
+  }
+  return false;
 }
 
 std::optional<Slot> UnitRegistry::SlotOf(UnitId id) const {
@@ -69,7 +113,15 @@ std::optional<Slot> UnitRegistry::SlotOf(UnitId id) const {
 
 void UnitRegistry::MoveTo(Slot slot, LonLat position) {
   units_[slot].position = position;
-  index_->Move(slot, projection_.ToPlane(position));
+  const PlanePoint plane = projection_.ToPlane(position);
+  index_->Move(slot, plane);
+  const uint32_t cell = CellOf(plane);
+  if (cell == cell_of_[slot]) return;
+  if (Offerable(slot)) {
+    --offerable_per_cell_[cell_of_[slot]];
+    ++offerable_per_cell_[cell];
+  }
+  cell_of_[slot] = cell;
 }
 
 }  // namespace gz

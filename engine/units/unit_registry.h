@@ -10,8 +10,10 @@
 #ifndef ENGINE_UNITS_UNIT_REGISTRY_H_
 #define ENGINE_UNITS_UNIT_REGISTRY_H_
 
+#include <cstdint>
 #include <memory>
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -35,6 +37,11 @@ class UnitRegistry {
   size_t size() const { return units_.size(); }
 
   bool Offerable(Slot slot) const { return offerable_[slot] != 0; }
+
+  // False only if no offerable unit is within `radius_m` (straight line) of `p`; true may be a
+  // false alarm. Reads a 1 km grid of offerable-unit counts: when the city is saturated, the
+  // nearest-unit search would otherwise visit every busy unit in the ring to find nobody.
+  bool MayHaveOfferableWithin(PlanePoint p, double radius_m) const;
 
   void SetStatus(Slot slot, UnitStatus status) {
     units_[slot].status = status;
@@ -63,13 +70,29 @@ class UnitRegistry {
 
   void UpdateOfferable(Slot slot) {
     const Unit& u = units_[slot];
-    offerable_[slot] = u.status == UnitStatus::kAvailable && u.on_post > 0;
+    const uint8_t offerable = u.status == UnitStatus::kAvailable && u.on_post > 0;
+    if (offerable == offerable_[slot]) return;
+    offerable_[slot] = offerable;
+    offerable_per_cell_[cell_of_[slot]] += offerable ? 1 : -1;
   }
+
+  // The grid cell of a plane point, clamped into the grid (so a unit far outside it is counted at
+  // the edge, and a query reaching past the edge still sees it).
+  uint32_t CellOf(PlanePoint p) const;
+  std::pair<int64_t, int64_t> ColumnRow(PlanePoint p) const;
 
   std::vector<Unit> units_;
   // Offerable(slot), kept beside the units: the nearest-unit search reads it for every unit it
   // visits, and a byte per unit stays in cache where a whole Unit does not.
   std::vector<uint8_t> offerable_;
+  // Offerable units per grid cell (row-major, grid_columns_ x grid_rows_ cells of kGridCellM from
+  // grid_origin_), and each unit's cell.
+  static constexpr double kGridCellM = 1000;
+  PlanePoint grid_origin_;
+  int64_t grid_columns_ = 1;
+  int64_t grid_rows_ = 1;
+  std::vector<int32_t> offerable_per_cell_;
+  std::vector<uint32_t> cell_of_;
   LocalProjection projection_;
   SlotTable slots_;
   std::unique_ptr<GeoIndex> index_;

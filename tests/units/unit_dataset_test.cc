@@ -352,3 +352,41 @@ TEST_CASE(
 
 }  // namespace
 }  // namespace gz
+
+namespace gz {
+namespace {
+
+TEST_CASE("the offerable grid says when nobody offerable is near, and follows status and moves",
+          "[units]") {
+  const TravelModel travel;
+  const LocalProjection projection(LonLat{113.27, 23.12});
+  // Two walkers 5 km apart, east-west, both on post.
+  std::vector<Unit> units{
+      MakeUnit(1, "west", UnitKind::kShop, TravelMode::kOnFoot, projection.ToLonLat({0, 0})),
+      MakeUnit(2, "east", UnitKind::kShop, TravelMode::kOnFoot, projection.ToLonLat({5000, 0}))};
+  for (Unit& u : units) u.on_post = 1;
+  auto created = UnitRegistry::Create(units, projection, travel);
+  REQUIRE(created.ok());
+  UnitRegistry& registry = **created;
+  const PlanePoint west{0, 0}, middle{2500, 0}, far_away{0, 40000};
+  CHECK(registry.MayHaveOfferableWithin(west, 100));
+  CHECK(registry.MayHaveOfferableWithin(middle, 2600));
+  CHECK_FALSE(registry.MayHaveOfferableWithin(far_away, 2000));
+
+  registry.SetStatus(0, UnitStatus::kAssigned);
+  CHECK_FALSE(registry.MayHaveOfferableWithin(west, 100));
+  CHECK(registry.MayHaveOfferableWithin(middle, 2600));  // east still is
+  registry.SetOnPost(1, 0);
+  CHECK_FALSE(registry.MayHaveOfferableWithin(middle, 2600));  // nobody on post there
+
+  // An offerable unit that moves takes its count with it, even far outside the posts' grid.
+  registry.SetStatus(0, UnitStatus::kAvailable);
+  registry.MoveTo(0, projection.ToLonLat(far_away));
+  CHECK(registry.MayHaveOfferableWithin(far_away, 100));
+  CHECK_FALSE(registry.MayHaveOfferableWithin(west, 100));
+  registry.SetStatus(0, UnitStatus::kOutOfService);
+  CHECK_FALSE(registry.MayHaveOfferableWithin(far_away, 100));
+}
+
+}  // namespace
+}  // namespace gz
