@@ -225,6 +225,13 @@ int Run() {
   if (const size_t at = output.find("dispatchd stopped"); at != std::string::npos) {
     std::printf("%s\n", output.substr(at, output.find('\n', at) - at).c_str());
   }
+  // Inside dispatchd: from reading an alert to its decision, and to its reply handed to ZeroMQ.
+  for (const char* histogram : {"\nalert_received_to_decided:", "\nalert_decided_to_sent:"}) {
+    if (const size_t at = output.find(histogram); at != std::string::npos) {
+      std::printf("  dispatchd %s\n",
+                  output.substr(at + 1, output.find('\n', at + 1) - at - 1).c_str());
+    }
+  }
   if (exit_status != 0) {
     const std::string& out = (*dispatchd)->output();
     std::fprintf(stderr, "overload_bench: dispatchd exited with status %d; its last output:\n%s\n",

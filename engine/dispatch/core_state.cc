@@ -551,8 +551,11 @@ absl::Status DispatchCore::CheckDerivedState() const {
   if (derived.holder != holder_) return differs("unit holder table");
   if (derived.deadlines != deadlines_) return differs("deadline set");
   if (derived.short_set != short_.ranks()) return differs("short incident set");
-  absl::flat_hash_map<MergeCell, std::vector<IncidentId>> merge_cells;
-  for (IncidentId id : open_) merge_cells[MergeCellOf(incidents_.at(id).plane)].push_back(id);
+  absl::flat_hash_map<MergeCell, std::vector<MergeEntry>> merge_cells;
+  for (IncidentId id : open_) {
+    const Incident& inc = incidents_.at(id);
+    merge_cells[MergeCellOf(inc.plane)].push_back({id, inc.plane, inc.category, inc.opened_at});
+  }
   if (merge_cells != merge_cells_) return differs("merge index");
   for (Slot slot = 0; slot < units_->size(); ++slot) {
     const Unit& u = units_->unit(slot);

@@ -117,8 +117,8 @@ struct DispatchConfig {
   int64_t max_remembered_alerts = 500'000;
   // Open incidents past which a new incident of each level (indexed by Level) is refused BUSY, the
   // least severe first: memory stays bounded under an alert flood, and the most severe alerts are
-  // still opened long after level IV is refused. Alerts that merge into an open incident, and retries
-  // of alerts already answered, are never refused this way. Non-decreasing with severity.
+  // still opened long after level IV is refused. Alerts that merge into an open incident, and
+  // retries of alerts already answered, are never refused this way. Non-decreasing with severity.
   std::array<int64_t, kLevelCount> max_open_incidents{0, 25'000, 40'000, 60'000, 100'000};
   // Run cards indexed [category][level]; a missing plan makes that combination unknown.
   std::array<std::array<std::optional<ResponsePlan>, kLevelCount>, kCategoryCount> plans;

@@ -181,15 +181,18 @@ DispatchCore::MergeCell DispatchCore::MergeCellOf(PlanePoint p) const {
 }
 
 void DispatchCore::IndexForMerge(const Incident& incident) {
-  merge_cells_[MergeCellOf(incident.plane)].push_back(incident.id);
+  merge_cells_[MergeCellOf(incident.plane)].push_back(
+      MergeEntry{incident.id, incident.plane, incident.category, incident.opened_at});
 }
 
 void DispatchCore::UnindexForMerge(const Incident& incident) {
   auto it = merge_cells_.find(MergeCellOf(incident.plane));
   if (it == merge_cells_.end()) return;
-  std::vector<IncidentId>& ids = it->second;
-  ids.erase(std::remove(ids.begin(), ids.end(), incident.id), ids.end());
-  if (ids.empty()) merge_cells_.erase(it);
+  std::vector<MergeEntry>& entries = it->second;
+  entries.erase(std::remove_if(entries.begin(), entries.end(),
+                               [&](const MergeEntry& e) { return e.id == incident.id; }),
+                entries.end());
+  if (entries.empty()) merge_cells_.erase(it);
 }
 
 void DispatchCore::RebuildMergeIndex() {
@@ -199,27 +202,26 @@ void DispatchCore::RebuildMergeIndex() {
 
 Incident* DispatchCore::FindMergeTarget(Category category, PlanePoint plane) {
   // Anything within merge_radius_m lies in the 3 x 3 cells around the alert's own.
-  Incident* best = nullptr;
+  const MergeEntry* best = nullptr;
   double best_distance = 0;
   const auto [cx, cy] = MergeCellOf(plane);
   for (int64_t x = cx - 1; x <= cx + 1; ++x) {
     for (int64_t y = cy - 1; y <= cy + 1; ++y) {
       auto cell = merge_cells_.find(MergeCell{x, y});
       if (cell == merge_cells_.end()) continue;
-      for (IncidentId id : cell->second) {
-        Incident& inc = incidents_.at(id);
-        if (inc.category != category || inc.opened_at + config_.merge_window < now_) continue;
-        const double d = Distance(inc.plane, plane);
+      for (const MergeEntry& e : cell->second) {
+        if (e.category != category || e.opened_at + config_.merge_window < now_) continue;
+        const double d = Distance(e.plane, plane);
         if (d > config_.merge_radius_m) continue;
         // The nearest; on a tie the oldest (lowest id), as a scan in id order would choose.
-        if (best == nullptr || d < best_distance || (d == best_distance && id < best->id)) {
-          best = &inc;
+        if (best == nullptr || d < best_distance || (d == best_distance && e.id < best->id)) {
+          best = &e;
           best_distance = d;
         }
       }
     }
   }
-  return best;
+  return best == nullptr ? nullptr : &incidents_.at(best->id);
 }
 
 void DispatchCore::Remember(const RaiseAlert& c, AlertAnswer answer) {
@@ -390,18 +392,6 @@ void DispatchCore::Fill(Incident& inc) {
   }
 }
 
-void DispatchCore::FindNearest(PlanePoint p, int k, absl::Duration ring, EligibleFn eligible,
-                               std::vector<Candidate>* found) const {
-  const double ring_s = absl::ToDoubleSeconds(ring);
-  // A little wider than the exact reach, so that rounding never skips a unit the search would take.
-  const double reach_m = units_->index().travel().MaxReachMetres(ring_s) * (1 + 1e-9) + 1e-6;
-  if (!units_->MayHaveOfferableWithin(p, reach_m)) {
-    found->clear();  // nobody offerable in reach: skip visiting every busy unit of the ring
-    return;
-  }
-  units_->index().NearestByTravelTime(p, k, ring_s, eligible, found);
-}
-
 int DispatchCore::FillFrontline(Incident& inc) {
   int active = 0;
   for (AssignmentId aid : inc.assignments) {
@@ -413,7 +403,7 @@ int DispatchCore::FillFrontline(Incident& inc) {
   std::vector<Candidate> found;
   while (need > 0) {
     const absl::Duration ring = config_.rings[inc.frontline_ring];
-    FindNearest(inc.plane, need, ring, eligible, &found);
+    units_->NearestOfferable(inc.plane, need, absl::ToDoubleSeconds(ring), eligible, &found);
     for (const Candidate& c : found) Issue(inc, c, AssignmentRole::kFrontline, ring);
     need -= static_cast<int>(found.size());
     if (need <= 0) break;
@@ -442,7 +432,7 @@ int DispatchCore::FillAssembly(Incident& inc) {
     const absl::Duration ring = config_.rings[inc.assembly_ring];
     // Every offerable unit has at least one person on post, so `remaining` units always suffice.
     const int remaining = target - assigned;
-    FindNearest(inc.plane, remaining, ring, eligible, &found);
+    units_->NearestOfferable(inc.plane, remaining, absl::ToDoubleSeconds(ring), eligible, &found);
     for (const Candidate& c : found) {
       if (assigned >= target) break;
       assigned += units_->unit(c.slot).on_post;

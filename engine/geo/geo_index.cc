@@ -35,6 +35,8 @@ BoostBox BoundingBox(PlanePoint p, double radius_m) {
   return BoostBox(BoostPoint(p.x - r, p.y - r), BoostPoint(p.x + r, p.y + r));
 }
 
+}  // namespace
+
 bool ByTravelTime(const Candidate& a, const Candidate& b) {
   return a.travel_s != b.travel_s ? a.travel_s < b.travel_s : a.slot < b.slot;
 }
@@ -42,8 +44,6 @@ bool ByTravelTime(const Candidate& a, const Candidate& b) {
 bool ByDistance(const Candidate& a, const Candidate& b) {
   return a.distance_m != b.distance_m ? a.distance_m < b.distance_m : a.slot < b.slot;
 }
-
-}  // namespace
 
 struct GeoIndex::Impl {
   TravelModel travel;

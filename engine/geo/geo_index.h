@@ -41,6 +41,10 @@ struct Candidate {
 
 using EligibleFn = absl::FunctionRef<bool(Slot)>;
 
+// The orders results come in: by (travel time, slot) and by (distance, slot).
+bool ByTravelTime(const Candidate& a, const Candidate& b);
+bool ByDistance(const Candidate& a, const Candidate& b);
+
 class GeoIndex {
  public:
   struct Entry {

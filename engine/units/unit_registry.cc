@@ -1,6 +1,7 @@
 #include "engine/units/unit_registry.h"
 
 #include <algorithm>
+#include <array>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -64,11 +65,14 @@ UnitRegistry::UnitRegistry(std::vector<Unit> units, const LocalProjection& proje
     grid_columns_ = static_cast<int64_t>((high.x - low.x + 2 * kMarginM) / kGridCellM) + 1;
     grid_rows_ = static_cast<int64_t>((high.y - low.y + 2 * kMarginM) / kGridCellM) + 1;
   }
-  offerable_per_cell_.assign(static_cast<size_t>(grid_columns_ * grid_rows_), 0);
+  offerable_in_cell_.assign(static_cast<size_t>(grid_columns_ * grid_rows_), {});
+  units_in_cell_.assign(offerable_in_cell_.size(), 0);
   cell_of_.resize(units_.size());
+  place_in_cell_.resize(units_.size());
   offerable_.assign(units_.size(), 0);
   for (Slot slot = 0; slot < units_.size(); ++slot) {
     cell_of_[slot] = CellOf(entries[slot].position);
+    ++units_in_cell_[cell_of_[slot]];
     UpdateOfferable(slot);
   }
   index_ = std::make_unique<GeoIndex>(entries, travel);
@@ -89,16 +93,75 @@ uint32_t UnitRegistry::CellOf(PlanePoint p) const {
   return static_cast<uint32_t>(row * grid_columns_ + column);
 }
 
-bool UnitRegistry::MayHaveOfferableWithin(PlanePoint p, double radius_m) const {
-  const auto [low_column, low_row] = ColumnRow({p.x - radius_m, p.y - radius_m});
-  const auto [high_column, high_row] = ColumnRow({p.x + radius_m, p.y + radius_m});
-  for (int64_t row = low_row; row <= high_row; ++row) {
-    const int32_t* cells = &offerable_per_cell_[static_cast<size_t>(row * grid_columns_)];
+void UnitRegistry::AddToCell(Slot slot) {
+  std::vector<Slot>& cell = offerable_in_cell_[cell_of_[slot]];
+  place_in_cell_[slot] = static_cast<uint32_t>(cell.size());
+  cell.push_back(slot);
+}
+
+void UnitRegistry::RemoveFromCell(Slot slot) {
+  std::vector<Slot>& cell = offerable_in_cell_[cell_of_[slot]];
+  const Slot last = cell.back();
+  cell[place_in_cell_[slot]] = last;
+  place_in_cell_[last] = place_in_cell_[slot];
+  cell.pop_back();
+}
+
+void UnitRegistry::NearestOfferable(PlanePoint p, int k, double max_travel_s, EligibleFn eligible,
+                                    std::vector<Candidate>* out) const {
+  out->clear();
+  if (k <= 0 || max_travel_s < 0) return;
+  const TravelModel& travel = index_->travel();
+  // A little wider than the exact reach, so that rounding never leaves out a unit the ring holds.
+  const double reach_m = travel.MaxReachMetres(max_travel_s) * (1 + 1e-9) + 1e-6;
+  const auto [low_column, low_row] = ColumnRow({p.x - reach_m, p.y - reach_m});
+  const auto [high_column, high_row] = ColumnRow({p.x + reach_m, p.y + reach_m});
+  size_t offerable = 0;
+  size_t units = 0;
+  for (int64_t row = low_row; row <= high_row && offerable <= kDirectSearchLimit; ++row) {
     for (int64_t column = low_column; column <= high_column; ++column) {
-      if (cells[column] > 0) return true;
+      const size_t cell = static_cast<size_t>(row * grid_columns_ + column);
+      offerable += offerable_in_cell_[cell].size();
+      units += units_in_cell_[cell];
     }
   }
-  return false;
+  if (offerable == 0) return;
+  if (offerable > kDirectSearchLimit || offerable * kDirectSearchShare > units) {
+    index_->NearestByTravelTime(p, k, max_travel_s, eligible, out);
+    return;
+  }
+  // The tree search's choice, step by step: per mode the k nearest by (distance, slot) within the
+  // bound; merged by (travel time, slot); the k-th travel time bounds the later modes.
+  thread_local std::array<std::vector<Candidate>, kTravelModeCount> by_mode;
+  for (std::vector<Candidate>& c : by_mode) c.clear();
+  for (int64_t row = low_row; row <= high_row; ++row) {
+    for (int64_t column = low_column; column <= high_column; ++column) {
+      for (Slot slot : offerable_in_cell_[static_cast<size_t>(row * grid_columns_ + column)]) {
+        const TravelMode mode = units_[slot].mode;
+        const double d = Distance(index_->position(slot), p);
+        const double t = travel.TravelSeconds(d, mode);
+        if (t <= max_travel_s && eligible(slot)) {
+          by_mode[static_cast<int>(mode)].push_back(Candidate{slot, d, t});
+        }
+      }
+    }
+  }
+  double bound_s = max_travel_s;
+  for (std::vector<Candidate>& candidates : by_mode) {
+    candidates.erase(std::remove_if(candidates.begin(), candidates.end(),
+                                    [&](const Candidate& c) { return c.travel_s > bound_s; }),
+                     candidates.end());
+    std::sort(candidates.begin(), candidates.end(), ByDistance);
+    if (candidates.size() > static_cast<size_t>(k)) candidates.resize(k);
+    out->insert(out->end(), candidates.begin(), candidates.end());
+    if (out->size() >= static_cast<size_t>(k)) {
+      std::sort(out->begin(), out->end(), ByTravelTime);
+      out->resize(k);
+      bound_s = std::min(bound_s, out->back().travel_s);
+    }
+  }
+  std::sort(out->begin(), out->end(), ByTravelTime);
+  if (out->size() > static_cast<size_t>(k)) out->resize(k);
 }
 
 std::optional<Slot> UnitRegistry::SlotOf(UnitId id) const {
@@ -117,11 +180,15 @@ void UnitRegistry::MoveTo(Slot slot, LonLat position) {
   index_->Move(slot, plane);
   const uint32_t cell = CellOf(plane);
   if (cell == cell_of_[slot]) return;
+  --units_in_cell_[cell_of_[slot]];
+  ++units_in_cell_[cell];
   if (Offerable(slot)) {
-    --offerable_per_cell_[cell_of_[slot]];
-    ++offerable_per_cell_[cell];
+    RemoveFromCell(slot);
+    cell_of_[slot] = cell;
+    AddToCell(slot);
+  } else {
+    cell_of_[slot] = cell;
   }
-  cell_of_[slot] = cell;
 }
 
 }  // namespace gz

@@ -2,9 +2,11 @@
 
 #include <unistd.h>
 
+#include <array>
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -14,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "engine/config/city_data.h"
 #include "engine/units/unit_registry.h"
+#include "tests/support/test_seed.h"
 
 namespace gz {
 namespace {
@@ -356,36 +359,55 @@ TEST_CASE(
 namespace gz {
 namespace {
 
-TEST_CASE("the offerable grid says when nobody offerable is near, and follows status and moves",
+TEST_CASE("the nearest offerable units are the tree search's, through status changes and moves",
           "[units]") {
+  // Random units around the origin with a mix of modes; a random share made unofferable, some
+  // moved, and queries compared with GeoIndex::NearestByTravelTime on the same predicate. The share
+  // runs from nearly everyone offerable (the tree path) to nearly no one (the direct path).
+  const uint64_t seed = testing::TestSeed();
+  INFO("seed " << seed << " (DISPATCH_TEST_SEED overrides)");
+  std::mt19937_64 random(seed);
+  std::uniform_real_distribution<double> coordinate(-6000, 6000);
   const TravelModel travel;
   const LocalProjection projection(LonLat{113.27, 23.12});
-  // Two walkers 5 km apart, east-west, both on post.
-  std::vector<Unit> units{
-      MakeUnit(1, "west", UnitKind::kShop, TravelMode::kOnFoot, projection.ToLonLat({0, 0})),
-      MakeUnit(2, "east", UnitKind::kShop, TravelMode::kOnFoot, projection.ToLonLat({5000, 0}))};
-  for (Unit& u : units) u.on_post = 1;
+  std::vector<Unit> units;
+  for (UnitId id = 1; id <= 3000; ++id) {
+    // Every tenth unit shares a post with the one before: ties must be broken by slot alike.
+    const PlanePoint at = id % 10 == 0 ? projection.ToPlane(units.back().position)
+                                       : PlanePoint{coordinate(random), coordinate(random)};
+    units.push_back(MakeUnit(id, "u", UnitKind::kShop, static_cast<TravelMode>(id % 3),
+                             projection.ToLonLat(at)));
+    units.back().on_post = 1;
+  }
   auto created = UnitRegistry::Create(units, projection, travel);
   REQUIRE(created.ok());
   UnitRegistry& registry = **created;
-  const PlanePoint west{0, 0}, middle{2500, 0}, far_away{0, 40000};
-  CHECK(registry.MayHaveOfferableWithin(west, 100));
-  CHECK(registry.MayHaveOfferableWithin(middle, 2600));
-  CHECK_FALSE(registry.MayHaveOfferableWithin(far_away, 2000));
-
-  registry.SetStatus(0, UnitStatus::kAssigned);
-  CHECK_FALSE(registry.MayHaveOfferableWithin(west, 100));
-  CHECK(registry.MayHaveOfferableWithin(middle, 2600));  // east still is
-  registry.SetOnPost(1, 0);
-  CHECK_FALSE(registry.MayHaveOfferableWithin(middle, 2600));  // nobody on post there
-
-  // An offerable unit that moves takes its count with it, even far outside the posts' grid.
-  registry.SetStatus(0, UnitStatus::kAvailable);
-  registry.MoveTo(0, projection.ToLonLat(far_away));
-  CHECK(registry.MayHaveOfferableWithin(far_away, 100));
-  CHECK_FALSE(registry.MayHaveOfferableWithin(west, 100));
-  registry.SetStatus(0, UnitStatus::kOutOfService);
-  CHECK_FALSE(registry.MayHaveOfferableWithin(far_away, 100));
+  for (const double busy_share : {0.0, 0.5, 0.95, 0.995, 1.0}) {
+    for (Slot slot = 0; slot < registry.size(); ++slot) {
+      const bool busy = std::uniform_real_distribution<double>(0, 1)(random) < busy_share;
+      registry.SetStatus(slot, busy ? UnitStatus::kAssigned : UnitStatus::kAvailable);
+      if (slot % 7 == 0) {
+        registry.MoveTo(slot, projection.ToLonLat({coordinate(random), coordinate(random)}));
+      }
+    }
+    for (int query = 0; query < 200; ++query) {
+      const PlanePoint p{coordinate(random), coordinate(random)};
+      const int k = 1 + query % 6;
+      const double ring_s = std::array<double, 4>{60, 300, 1200, 3600}[query % 4];
+      const auto eligible = [&](Slot s) { return registry.Offerable(s) && s % 5 != 1; };
+      std::vector<Candidate> direct, tree;
+      registry.NearestOfferable(p, k, ring_s, eligible, &direct);
+      registry.index().NearestByTravelTime(p, k, ring_s, eligible, &tree);
+      INFO("busy share " << busy_share << ", query " << query);
+      REQUIRE(direct == tree);
+    }
+  }
+  // Nobody offerable at all: nothing, without a search.
+  for (Slot slot = 0; slot < registry.size(); ++slot) registry.SetOnPost(slot, 0);
+  std::vector<Candidate> none;
+  registry.NearestOfferable(
+      {0, 0}, 3, 3600, [&](Slot s) { return registry.Offerable(s); }, &none);
+  CHECK(none.empty());
 }
 
 }  // namespace
