@@ -311,6 +311,7 @@ class DispatchServer::Impl {
 
   void Pump() {
     if (stopping_) return;
+    const auto began = SteadyClock::now();
     int handled = 0;
     // Alerts are read (cheap) well ahead of being decided (dear), so that under overload the
     // most severe are decided first and the excess is refused with BUSY instead of waiting unseen
@@ -329,6 +330,7 @@ class DispatchServer::Impl {
     ApplyCoalescedPositions();
     EndTurn();
     if (stopping_) return;  // the journal failed
+    metrics_.Histogram("loop_turn").Record(Since(began));
     FollowCoreDeadline();
     // Sends may have consumed a readiness edge: look again before waiting.
     if (!admission_.empty() || intake_watch_->Readable() || operator_watch_->Readable() ||
@@ -793,7 +795,10 @@ class DispatchServer::Impl {
       holding_ = true;
     }
     std::vector<Event> events;
+    const auto began = SteadyClock::now();
     core_->Apply(command, &events);
+    // The longest single command is what a stall of the whole loop is made of.
+    metrics_.Histogram("core_apply").Record(Since(began));
     return events;
   }
 
