@@ -47,19 +47,6 @@ bool ValidLonLat(LonLat p) {
 
 bool IsFinite(absl::Time t) { return t != absl::InfinitePast() && t != absl::InfiniteFuture(); }
 
-// The pending deadline of an assignment, if it has one. Mirrors DeadlineOf in dispatch_core.cc;
-// CheckDerivedState (run by the tests after every few commands) catches a divergence.
-std::optional<absl::Time> DeadlineOf(const Assignment& a) {
-  if (a.status == AssignmentStatus::kPending) return a.ack_deadline;
-  if (a.status == AssignmentStatus::kAcked) return a.arrival_deadline;
-  return std::nullopt;
-}
-
-// Key of an incident in the short set. Mirrors ShortKey in dispatch_core.cc (see DeadlineOf).
-std::pair<int, IncidentId> ShortKey(const Incident& inc) {
-  return {-static_cast<int>(inc.level), inc.id};
-}
-
 // The indexes the core keeps beside its incident and assignment records, rebuilt from the records.
 struct DerivedIndexes {
   absl::btree_set<IncidentId> open;
@@ -79,12 +66,12 @@ DerivedIndexes BuildIndexes(const absl::btree_map<IncidentId, Incident>& inciden
   for (const auto& [id, inc] : incidents) {
     if (!IsOpen(inc.state)) continue;
     out.open.insert(id);
-    if (inc.short_reported) out.short_set.insert(ShortKey(inc));
+    if (inc.short_reported) out.short_set.insert(ShortRank(inc));
   }
   for (const auto& [id, a] : assignments) {
     if (!IsActive(a.status)) continue;
     out.holder[a.slot] = id;
-    if (const std::optional<absl::Time> deadline = DeadlineOf(a)) {
+    if (const std::optional<absl::Time> deadline = PendingDeadline(a)) {
       out.deadlines.insert({*deadline, id});
     }
   }

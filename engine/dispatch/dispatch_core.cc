@@ -18,18 +18,6 @@ bool ValidLonLat(LonLat p) {
 
 std::string Seconds(absl::Duration d) { return absl::StrCat(absl::ToInt64Seconds(d), " s"); }
 
-// The pending deadline of an assignment, if it has one.
-std::optional<absl::Time> DeadlineOf(const Assignment& a) {
-  if (a.status == AssignmentStatus::kPending) return a.ack_deadline;
-  if (a.status == AssignmentStatus::kAcked) return a.arrival_deadline;
-  return std::nullopt;
-}
-
-// Key of an incident in the short set: most severe first, then oldest.
-std::pair<int, IncidentId> ShortKey(const Incident& inc) {
-  return {-static_cast<int>(inc.level), inc.id};
-}
-
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<DispatchCore>> DispatchCore::Create(
@@ -316,7 +304,7 @@ void DispatchCore::Upgrade(Incident& inc, Level level) {
   // A more severe report of the same incident: switch to that level's run card. Rings only widen,
   // and the escalation steps start over relative to the opening (steps already due fire now).
   UnscheduleEscalation(inc);
-  short_.Erase(ShortKey(inc), inc.plane);
+  short_.Erase(ShortRank(inc), inc.plane);
   inc.level = level;
   inc.plan = config_.FindPlan(inc.category, level);
   for (size_t r = 0; r < config_.rings.size(); ++r) {
@@ -368,11 +356,11 @@ void DispatchCore::Fill(Incident& inc) {
 
   const bool is_short = frontline_short > 0 || headcount_short > 0;
   if (!is_short) {
-    short_.Erase(ShortKey(inc), inc.plane);
+    short_.Erase(ShortRank(inc), inc.plane);
     inc.short_reported = false;
     return;
   }
-  short_.Insert(ShortKey(inc), inc.plane);
+  short_.Insert(ShortRank(inc), inc.plane);
   if (!inc.short_reported) {
     // Every ring is exhausted: the plan cannot be met from the units alone.
     inc.short_reported = true;
@@ -473,7 +461,8 @@ void DispatchCore::Issue(Incident& inc, const Candidate& candidate, AssignmentRo
 }
 
 void DispatchCore::EndAssignment(Assignment& a, AssignmentStatus status, CascadeReason reason) {
-  if (const std::optional<absl::Time> deadline = DeadlineOf(a)) deadlines_.erase({*deadline, a.id});
+  if (const std::optional<absl::Time> deadline = PendingDeadline(a))
+    deadlines_.erase({*deadline, a.id});
   a.status = status;
   a.end_reason = reason;
   a.ended_at = now_;
@@ -597,7 +586,7 @@ void DispatchCore::EndIncident(Incident& inc, IncidentState to) {
     Emit(AssignmentReleased{a.id, a.incident, a.unit, CascadeReason::kIncidentEnded});
   }
   UnscheduleEscalation(inc);
-  short_.Erase(ShortKey(inc), inc.plane);
+  short_.Erase(ShortRank(inc), inc.plane);
   open_.erase(inc.id);
   UnindexForMerge(inc);
 }

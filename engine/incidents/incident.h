@@ -5,6 +5,8 @@
 #define ENGINE_INCIDENTS_INCIDENT_H_
 
 #include <cstdint>
+#include <optional>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
@@ -49,6 +51,14 @@ struct Assignment {
   CascadeReason end_reason = CascadeReason::kUnspecified;
 };
 
+// The deadline an active assignment is waiting on: acknowledgement while pending, arrival once
+// acknowledged; none otherwise.
+inline std::optional<absl::Time> PendingDeadline(const Assignment& a) {
+  if (a.status == AssignmentStatus::kPending) return a.ack_deadline;
+  if (a.status == AssignmentStatus::kAcked) return a.arrival_deadline;
+  return std::nullopt;
+}
+
 struct StateChange {
   absl::Time at;
   IncidentState state;
@@ -83,6 +93,11 @@ struct Incident {
   absl::Time first_arrival_at = absl::InfinitePast();
   absl::Time assembled_at = absl::InfinitePast();
 };
+
+// An incident's rank among short incidents: the most severe level first, then the oldest.
+inline std::pair<int, IncidentId> ShortRank(const Incident& incident) {
+  return {-static_cast<int>(incident.level), incident.id};
+}
 
 }  // namespace gz
 
