@@ -39,6 +39,8 @@ ABSL_FLAG(double, baseline_rate, 200, "Alerts per second in the baseline phase."
 ABSL_FLAG(double, baseline_seconds, 10, "Length of the baseline phase.");
 ABSL_FLAG(std::string, config_dir, DISPATCH_CONFIG_DIR, "Dataset and config dispatchd loads.");
 ABSL_FLAG(uint64_t, seed, 20261127, "Seed for alert places and levels.");
+ABSL_FLAG(std::vector<std::string>, dispatchd_flags, {},
+          "Extra flags for dispatchd, comma separated (e.g. --intake_read_batch=4096).");
 ABSL_FLAG(bool, curve, false,
           "Run dispatchd with CURVE authentication, as in production (keys made by dispatchctl), "
           "the bench connecting with the operator key. Default: --insecure_no_auth.");
@@ -187,8 +189,9 @@ int Run() {
     return 1;
   }
   const bool curve = absl::GetFlag(FLAGS_curve);
-  auto dispatchd = testing::DispatchdProcess::Start(
-      absl::GetFlag(FLAGS_config_dir), curve ? std::vector<std::string>{} : DispatchdFlags());
+  std::vector<std::string> flags = curve ? std::vector<std::string>{} : DispatchdFlags();
+  for (const std::string& f : absl::GetFlag(FLAGS_dispatchd_flags)) flags.push_back(f);
+  auto dispatchd = testing::DispatchdProcess::Start(absl::GetFlag(FLAGS_config_dir), flags);
   if (!dispatchd.ok()) {
     std::fprintf(stderr, "overload_bench: %s\n", std::string(dispatchd.status().message()).c_str());
     return 1;
