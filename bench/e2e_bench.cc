@@ -95,6 +95,12 @@ ABSL_FLAG(std::vector<std::string>, ingest_rates,
           std::vector<std::string>({"0", "23000", "230000"}),
           "ingest: position rates per second (0: the fleet connected, heartbeats only).");
 ABSL_FLAG(double, ingest_s, 10, "ingest: seconds per position rate.");
+ABSL_FLAG(int, position_batch, 0,
+          "Send positions as a position gateway would: each fleet process batches its units' "
+          "positions, up to this many per PositionBatch, over one connection of its own (0: each "
+          "unit sends UnitUpdate on its own connection, as a phone would).");
+ABSL_FLAG(int, position_batch_ms, 100,
+          "With --position_batch: a batch also goes when its first position is this old.");
 ABSL_FLAG(double, ingest_alert_rate, 200, "ingest: alerts per second while positions flow.");
 ABSL_FLAG(int, baseline_probes, 3000, "Raw and heartbeat round trips each, at 1,000/s.");
 ABSL_FLAG(int, responders, 0,
@@ -399,6 +405,8 @@ struct FleetConfig {
   std::string responder_endpoint;
   std::string echo_endpoint;  // bind here when not empty (fleet process 0)
   uint64_t seed = 0;
+  int position_batch = 0;         // > 0: positions go in batches over a gateway connection
+  int64_t position_batch_ns = 0;  // ... or when the batch is this old
 };
 
 class Fleet {
@@ -415,6 +423,7 @@ class Fleet {
  private:
   static constexpr uint64_t kControlTag = ~uint64_t{0} - 1;
   static constexpr uint64_t kEchoTag = ~uint64_t{0} - 2;
+  static constexpr uint64_t kGatewayTag = ~uint64_t{0} - 3;
 
   struct Responder {
     std::unique_ptr<zmq::socket_t> socket;
@@ -430,9 +439,13 @@ class Fleet {
 
   void Send(size_t i, const pb::Envelope& e);
   void SendHello(size_t i);
+  LonLat NextPosition(size_t i);
   void SendPosition(size_t i, int64_t now);
   void SendHeartbeat(size_t i);
   void SendPositionsDue(int64_t now);
+  void AddToBatch(size_t i, int64_t now);
+  void FlushBatch(int64_t now);
+  void DrainGateway();
   void Keepalive(int64_t now);
   void SendReceipts();
   void Drain(uint64_t tag);
@@ -447,6 +460,13 @@ class Fleet {
   zmq::context_t context_;
   Reactor reactor_;
   std::unique_ptr<zmq::socket_t> echo_;
+  // Position gateway mode: the batch being filled, and the batches awaiting their CommandResult
+  // (envelope sequence -> sent time, positions).
+  std::unique_ptr<zmq::socket_t> gateway_;
+  pb::Envelope batch_;
+  int64_t batch_started_ns_ = 0;
+  uint64_t gateway_sequence_ = 0;
+  absl::flat_hash_map<uint64_t, std::pair<int64_t, int>> batches_in_flight_;
   std::vector<Responder> responders_;
   std::vector<size_t> receipts_due_;
   sim::Random random_;
@@ -479,14 +499,67 @@ void Fleet::SendHello(size_t i) {
   Send(i, e);
 }
 
-void Fleet::SendPosition(size_t i, int64_t now) {
+// A walk of a few metres a report, pulled back towards the post.
+LonLat Fleet::NextPosition(size_t i) {
   Responder& r = responders_[i];
-  // A walk of a few metres a report, pulled back towards the post.
   const auto [sx, sy] = random_.NormalPair();
   r.dx = 0.9 * r.dx + 5 * sx;
   r.dy = 0.9 * r.dy + 5 * sy;
   const PlanePoint post = projection_.ToPlane(config_.units[i].post);
-  const LonLat at = projection_.ToLonLat({post.x + r.dx, post.y + r.dy});
+  return projection_.ToLonLat({post.x + r.dx, post.y + r.dy});
+}
+
+void Fleet::AddToBatch(size_t i, int64_t now) {
+  const LonLat at = NextPosition(i);
+  if (!batch_.has_position_batch()) batch_started_ns_ = now;
+  pb::UnitPosition* p = batch_.mutable_position_batch()->add_positions();
+  p->set_unit_id(config_.units[i].id);
+  p->mutable_position()->set_lon(at.lon);
+  p->mutable_position()->set_lat(at.lat);
+  ++counters_.positions_sent;
+  if (batch_.position_batch().positions_size() >= config_.position_batch) FlushBatch(now);
+}
+
+void Fleet::FlushBatch(int64_t now) {
+  const int count = batch_.has_position_batch() ? batch_.position_batch().positions_size() : 0;
+  if (count == 0) return;
+  batch_.set_protocol_version(1);
+  batch_.set_sender_id(absl::StrCat("gateway-", config_.index));
+  batch_.set_sequence(++gateway_sequence_);
+  batches_in_flight_[gateway_sequence_] = {now, count};
+  (void)gateway_->send(zmq::buffer(batch_.SerializeAsString()), zmq::send_flags::none);
+  batch_.Clear();
+  DrainGateway();  // the send may have consumed the socket's readiness edge
+}
+
+void Fleet::DrainGateway() {
+  zmq::message_t m;
+  while (gateway_->recv(m, zmq::recv_flags::dontwait)) {
+    const int64_t now = NowNs();
+    pb::Envelope e;
+    if (!e.ParseFromArray(m.data(), static_cast<int>(m.size())) || !e.has_command_result()) {
+      ++counters_.unexpected;
+      continue;
+    }
+    if (!e.command_result().ok()) {
+      ++counters_.refused;
+      if (!told_refusal_) {
+        told_refusal_ = true;
+        std::fprintf(stderr, "e2e_bench fleet %d: position batch refused: %s\n", config_.index,
+                     e.command_result().message().c_str());
+      }
+    }
+    auto it = batches_in_flight_.find(e.command_result().in_reply_to_sequence());
+    if (it == batches_in_flight_.end()) continue;
+    counters_.position_replies += it->second.second;
+    SampleRtt(now - it->second.first);
+    batches_in_flight_.erase(it);
+  }
+}
+
+void Fleet::SendPosition(size_t i, int64_t now) {
+  Responder& r = responders_[i];
+  const LonLat at = NextPosition(i);
   pb::Envelope e = NewEnvelope(absl::StrCat(config_.units[i].id), ++r.sequence);
   pb::UnitUpdate* u = e.mutable_unit_update();
   u->set_unit_id(config_.units[i].id);
@@ -516,9 +589,14 @@ void Fleet::SendPositionsDue(int64_t now) {
     while (!responders_[next_position_unit_].socket) {  // given up at connect
       next_position_unit_ = (next_position_unit_ + 1) % responders_.size();
     }
-    SendPosition(next_position_unit_, now);
+    if (gateway_) {
+      AddToBatch(next_position_unit_, now);
+    } else {
+      SendPosition(next_position_unit_, now);
+    }
     next_position_unit_ = (next_position_unit_ + 1) % responders_.size();
   }
+  if (gateway_ && now - batch_started_ns_ >= config_.position_batch_ns) FlushBatch(now);
 }
 
 void Fleet::Keepalive(int64_t now) {
@@ -689,6 +767,12 @@ void Fleet::Run() {
     reactor_.Add(*echo_, kEchoTag);
   }
   reactor_.AddFd(control_fd_, kControlTag);
+  if (config_.position_batch > 0) {
+    gateway_ = std::make_unique<zmq::socket_t>(context_, zmq::socket_type::dealer);
+    gateway_->set(zmq::sockopt::linger, 0);
+    gateway_->connect(config_.responder_endpoint);
+    reactor_.Add(*gateway_, kGatewayTag);
+  }
   responders_.resize(config_.units.size());
   // Connections are opened a window at a time, the next when a Welcome comes back: thousands of
   // simultaneous connects overflow dispatchd's listen backlog, and the dropped SYNs are retried
@@ -740,6 +824,8 @@ void Fleet::Run() {
     for (uint64_t tag : ready) {
       if (tag == kControlTag) {
         if (!HandleControl()) return;
+      } else if (tag == kGatewayTag) {
+        DrainGateway();
       } else {
         Drain(tag);
       }
@@ -1521,7 +1607,12 @@ int Run() {
   prctl(PR_SET_TIMERSLACK, 1UL);  // sub-microsecond timer wake-ups for the schedule
   bench::PrintEnvironment(absl::StrCat(
       "e2e_bench ", workload, ": alert -> every assignment through dispatchd over ZeroMQ ",
-      transport == "tcp" ? "TCP loopback" : "ipc", ", the fleet online, positions flowing"));
+      transport == "tcp" ? "TCP loopback" : "ipc", ", the fleet online, positions flowing",
+      absl::GetFlag(FLAGS_position_batch) > 0
+          ? absl::StrCat(" (in PositionBatch of up to ", absl::GetFlag(FLAGS_position_batch),
+                         " or ", absl::GetFlag(FLAGS_position_batch_ms),
+                         " ms, one gateway connection per fleet process)")
+          : ""));
 
   // How many responders fit: dispatchd holds one descriptor per connection.
   const rlim_t limit = RaiseDescriptorLimit();
@@ -1572,6 +1663,8 @@ int Run() {
     config.index = p;
     config.responder_endpoint = FleetEndpoint((*dispatchd)->responders(), p);
     config.seed = absl::GetFlag(FLAGS_seed);
+    config.position_batch = std::clamp(absl::GetFlag(FLAGS_position_batch), 0, 4096);
+    config.position_batch_ns = int64_t{1'000'000} * absl::GetFlag(FLAGS_position_batch_ms);
     for (size_t i = p; i < online.size(); i += processes) config.units.push_back(online[i]);
     if (p == 0) {
       config.echo_endpoint =
@@ -1716,8 +1809,12 @@ int Run() {
       driver.Pings(true, 1000, kBaselineRate, &ignored);  // a second to settle
       const PhaseResult r = run_phase(absl::StrFormat("ingest %.0f positions/s", positions),
                                       alert_rate, positions, 0.5, absl::GetFlag(FLAGS_ingest_s));
+      const int batch = absl::GetFlag(FLAGS_position_batch);
       rows.push_back(
-          {transport, fleet_text, absl::StrFormat("%.0f", positions),
+          {batch > 0 ? absl::StrCat(transport, ", batches of ", batch, " or ",
+                                    absl::GetFlag(FLAGS_position_batch_ms), " ms")
+                     : transport,
+           fleet_text, absl::StrFormat("%.0f", positions),
            absl::StrFormat("%.0f / %.0f", r.positions_sent_per_s, r.positions_answered_per_s),
            absl::StrCat(Percent(r.dispatchd_cpu.process), " (engine thread ",
                         Percent(r.dispatchd_cpu.main_thread), ")"),

@@ -644,6 +644,9 @@ class DispatchServer::Impl {
     const std::optional<auth::Identity> sender =
         Admit(Channel::kResponder, responders_, prefix, frames.back(), inbound.sequence);
     if (!sender) return;
+    if (const auto* batch = std::get_if<transport::PositionBatch>(&inbound.body)) {
+      return OnPositionBatch(std::move(prefix), *batch, inbound.sequence, *sender);
+    }
     const absl::Time now = CoreNow();
     if (const auto* hello = std::get_if<transport::Hello>(&inbound.body)) {
       return OnHello(std::move(prefix), routing_id, *hello, inbound.sequence, now, *sender);
@@ -711,6 +714,42 @@ class DispatchServer::Impl {
       return;
     }
     AnswerCommand(responders_, std::move(prefix), *command, inbound.sequence);
+  }
+
+  // A gateway's positions for many units: checked whole (a refused batch changes nothing), then
+  // coalesced with the per-unit reports, and answered once after they are applied (and journaled).
+  void OnPositionBatch(std::vector<zmq::message_t> prefix, const transport::PositionBatch& batch,
+                       uint64_t in_reply_to, const auth::Identity& sender) {
+    for (const auto& [unit, position] : batch.positions) {
+      std::optional<transport::DecodeError> error;
+      if (!auth::MaySpeakFor(sender, unit)) {
+        metrics_.Increment("auth_refused");
+        metrics_.Increment("auth_refused.responder.wrong_unit");
+        error = Refusal(RejectReason::kUnauthorized,
+                        absl::StrCat("This key may not report positions for unit ", unit,
+                                     "; the batch was not taken."),
+                        in_reply_to);
+      } else if (!core_->units().SlotOf(unit)) {
+        error = Refusal(RejectReason::kUnknownUnit,
+                        absl::StrCat("Unit ", unit,
+                                     " of the position batch is not a unit of this city; the batch "
+                                     "was not taken."),
+                        in_reply_to);
+      }
+      if (error) {
+        RefuseFrame(Channel::kResponder, *error);
+        Reply(responders_, std::move(prefix),
+              transport::EncodeDecodeError(Channel::kResponder, *error, NextHeader()));
+        return;
+      }
+    }
+    for (const auto& [unit, position] : batch.positions) {
+      const auto [it, added] = pending_positions_.insert_or_assign(unit, position);
+      if (!added) metrics_.Increment("positions_coalesced");
+    }
+    metrics_.Increment("position_batches");
+    metrics_.Increment("positions_batched", batch.positions.size());
+    position_replies_.push_back({std::move(prefix), in_reply_to});
   }
 
   void ApplyCoalescedPositions() {

@@ -258,6 +258,29 @@ Checked Convert(const pb::UnitUpdate& m, InboundBody* out) {
   return std::nullopt;
 }
 
+Checked Convert(const pb::PositionBatch& m, InboundBody* out) {
+  if (m.positions_size() == 0 || m.positions_size() > kMaxPositionBatch) {
+    return Fail(RejectReason::kInvalidValue,
+                absl::StrCat("A position batch holds 1 to ", kMaxPositionBatch, " positions, not ",
+                             m.positions_size(), "."));
+  }
+  PositionBatch batch;
+  batch.positions.reserve(m.positions_size());
+  for (int i = 0; i < m.positions_size(); ++i) {
+    const pb::UnitPosition& p = m.positions(i);
+    if (auto f = CheckUnit(p.unit_id())) return f;
+    if (!p.has_position()) {
+      return Fail(
+          RejectReason::kInvalidCoordinates,
+          absl::StrCat("Position ", i, " of the batch (unit ", p.unit_id(), ") has no position."));
+    }
+    if (auto f = CheckPosition("batch position", p.position(), /*check_range=*/true)) return f;
+    batch.positions.emplace_back(p.unit_id(), ToDomain(p.position()));
+  }
+  *out = std::move(batch);
+  return std::nullopt;
+}
+
 Checked Convert(const pb::ManualAssign& m, InboundBody* out) {
   if (auto f = CheckUnit(m.unit_id())) return f;
   const int role = static_cast<int>(m.role());
@@ -408,6 +431,7 @@ bool AllowedOn(pb::Envelope::BodyCase body, Channel channel) {
         case E::kReportArrival:
         case E::kUnitUpdate:
         case E::kDeliveryReceipt:
+        case E::kPositionBatch:
           return true;
         default:
           return false;
@@ -465,6 +489,8 @@ Checked ConvertBody(const pb::Envelope& env, InboundBody* out) {
       return Convert(env.unit_update(), out);
     case E::kDeliveryReceipt:
       return Convert(env.delivery_receipt(), out);
+    case E::kPositionBatch:
+      return Convert(env.position_batch(), out);
     case E::kFeedSnapshotRequest:
       return Convert(env.feed_snapshot_request(), out);
     case E::kManualAssign:

@@ -53,6 +53,11 @@ struct DeliveryReceipt {
   UnitId unit = 0;
   uint64_t delivery_sequence = 0;
 };
+// Position-only updates of many units (PositionBatch on the wire), in the order sent.
+struct PositionBatch {
+  std::vector<std::pair<UnitId, LonLat>> positions;
+};
+inline constexpr int kMaxPositionBatch = 4096;
 struct FeedSnapshotRequest {};
 struct GetIncident {
   IncidentId incident = 0;
@@ -78,7 +83,7 @@ using InboundBody =
     std::variant<RaiseAlert, AckAssignment, DeclineAssignment, ReportArrival, UpdateUnit,
                  ResolveIncident, CloseIncident, CancelIncident, ManualAssign, ReleaseAssignment,
                  SetUnitStatus, Hello, Heartbeat, DeliveryReceipt, FeedSnapshotRequest, GetIncident,
-                 ListOpenIncidents, GetUnit, UnitsNear, GetStats>;
+                 ListOpenIncidents, GetUnit, UnitsNear, GetStats, PositionBatch>;
 
 struct Inbound {
   std::string sender_id;

@@ -353,6 +353,37 @@ TEST_CASE("a responder key cannot say Hello or acknowledge for another unit",
   CHECK(answer->message() == "This connection speaks for unit 1, not unit 2.");
   CHECK(h.Counter("auth_refused.responder.wrong_unit") == 2);
 
+  // A position batch with unit 1's key may name unit 1 only: naming unit 2 refuses it whole.
+  for (const UnitId named : {UnitId{1}, UnitId{2}}) {
+    pb::Envelope batch;
+    batch.set_protocol_version(1);
+    batch.set_sequence(10 + named);
+    for (const UnitId unit : {UnitId{1}, named}) {
+      pb::UnitPosition* p = batch.mutable_position_batch()->add_positions();
+      p->set_unit_id(unit);
+      p->mutable_position()->set_lon(113.3);
+      p->mutable_position()->set_lat(23.1);
+    }
+    raw.send(zmq::buffer(Envelope(batch)), zmq::send_flags::none);
+    std::optional<pb::CommandResult> result;
+    while (!result.has_value()) {
+      zmq::message_t m;
+      REQUIRE(raw.recv(m));
+      pb::Envelope e;
+      REQUIRE(e.ParseFromArray(m.data(), static_cast<int>(m.size())));
+      if (e.has_command_result() && e.command_result().in_reply_to_sequence() == 10 + named) {
+        result = e.command_result();
+      }
+    }
+    INFO("batch naming units 1 and " << named);
+    CHECK(result->ok() == (named == 1));
+    if (named == 2) {
+      CHECK(result->reason() == pb::REJECT_REASON_UNAUTHORIZED);
+      CHECK_THAT(result->message(), Catch::Contains("may not report positions for unit 2"));
+    }
+  }
+  CHECK(h.Counter("auth_refused.responder.wrong_unit") == 3);
+
   // The assignment is still unit 2's to acknowledge.
   CHECK((*good)->Ack(offered->assignment_id).ok());
 }

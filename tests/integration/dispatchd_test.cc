@@ -420,3 +420,69 @@ TEST_CASE("a responder whose session was dropped says Hello again and gets its a
 
 }  // namespace
 }  // namespace gz
+
+namespace gz {
+namespace {
+
+using testing::DispatchdProcess;
+namespace pb = ::gz::dispatch::v1;
+
+pb::Envelope PositionBatchEnvelope(uint64_t sequence,
+                                   const std::vector<std::pair<UnitId, LonLat>>& positions) {
+  pb::Envelope e;
+  e.set_protocol_version(1);
+  e.set_sender_id("gateway");
+  e.set_sequence(sequence);
+  for (const auto& [unit, at] : positions) {
+    pb::UnitPosition* p = e.mutable_position_batch()->add_positions();
+    p->set_unit_id(unit);
+    p->mutable_position()->set_lon(at.lon);
+    p->mutable_position()->set_lat(at.lat);
+  }
+  return e;
+}
+
+pb::CommandResult ResultOf(const std::string& reply) {
+  pb::Envelope e;
+  REQUIRE(e.ParseFromString(reply));
+  REQUIRE(e.has_command_result());
+  return e.command_result();
+}
+
+TEST_CASE("a position gateway's batch moves units; a bad batch is refused whole",
+          "[integration][positions]") {
+  Harness h;
+  const LonLat far_away{h.city.alert_point.lon + 0.05, h.city.alert_point.lat};  // about 5 km east
+  const auth::CurveClientKeys drill = h.Keys("drill");
+
+  // Units 1 and 2, the nearest, report (through one batch, unit 1 twice: the latest counts) that
+  // they are far away; units 3 and 4 become the nearest.
+  const LonLat nearer{h.city.alert_point.lon + 0.04, h.city.alert_point.lat};
+  pb::CommandResult result = ResultOf(RoundTripRaw(
+      h.context, h.dispatchd->responders(),
+      Envelope(PositionBatchEnvelope(1, {{1, nearer}, {2, far_away}, {1, far_away}})), drill));
+  CHECK(result.ok());
+  CHECK(result.in_reply_to_sequence() == 1);
+
+  // Refused whole: an unknown unit, bad coordinates (auth_test: a key naming another unit).
+  result = ResultOf(
+      RoundTripRaw(h.context, h.dispatchd->responders(),
+                   Envelope(PositionBatchEnvelope(2, {{3, far_away}, {999, far_away}})), drill));
+  CHECK_FALSE(result.ok());
+  CHECK(result.reason() == pb::REJECT_REASON_UNKNOWN_UNIT);
+  CHECK_THAT(result.message(), Catch::Contains("999"));
+  result =
+      ResultOf(RoundTripRaw(h.context, h.dispatchd->responders(),
+                            Envelope(PositionBatchEnvelope(3, {{3, LonLat{200, 23}}})), drill));
+  CHECK_FALSE(result.ok());
+  CHECK(result.reason() == pb::REJECT_REASON_INVALID_COORDINATES);
+  // The alert's two frontline units are 3 and 4: 1 and 2 moved away, and 3 did not (its batches
+  // were refused).
+  const client::AlertOutcome outcome = h.Raise(1);
+  REQUIRE(outcome.accepted);
+  CHECK(h.NextAssignment(3).has_value());
+  CHECK(h.NextAssignment(4).has_value());
+}
+
+}  // namespace
+}  // namespace gz
