@@ -348,6 +348,31 @@ void CommandHarness::OnResponder(absl::string_view frame, const std::string& rou
     return Refuse(Channel::kResponder, *error);
   }
   const Inbound& in = std::get<Inbound>(decoded);
+  if (const auto* batch = std::get_if<transport::PositionBatch>(&in.body)) {
+    // As DispatchServer::OnPositionBatch, for a key that may speak for every unit: checked whole,
+    // then each position applied (the server coalesces them per turn; the last one per unit wins
+    // either way), and one answer.
+    for (const auto& [unit, position] : batch->positions) {
+      if (!world_->core().units().SlotOf(unit)) {
+        return Refuse(Channel::kResponder,
+                      Refusal(RejectReason::kUnknownUnit,
+                              absl::StrCat("Unit ", unit, " of the position batch is unknown."),
+                              in.sequence));
+      }
+    }
+    metrics_.Increment("position_batches");
+    for (const auto& [unit, position] : batch->positions) {
+      const std::vector<Event> events =
+          Apply(UpdateUnit{unit, std::nullopt, std::nullopt, position});
+      for (const Event& e : events) {
+        FUZZ_CHECK(!std::holds_alternative<CommandRejected>(e.body),
+                   "a checked batch position was rejected by the core");
+      }
+      Fanout(events);
+    }
+    return Send(transport::EncodeCommandResult(true, RejectReason::kUnspecified, "", in.sequence,
+                                               NextHeader()));
+  }
   if (const auto* hello = std::get_if<transport::Hello>(&in.body)) {
     return OnHello(*hello, in.sequence, routing_id);
   }

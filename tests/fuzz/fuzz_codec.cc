@@ -66,7 +66,8 @@ bool AcceptedOn(const InboundBody& body, Channel channel) {
             std::is_same_v<T, transport::Hello> || std::is_same_v<T, transport::Heartbeat> ||
             std::is_same_v<T, AckAssignment> || std::is_same_v<T, DeclineAssignment> ||
             std::is_same_v<T, ReportArrival> || std::is_same_v<T, UpdateUnit> ||
-            std::is_same_v<T, transport::DeliveryReceipt>;
+            std::is_same_v<T, transport::DeliveryReceipt> ||
+            std::is_same_v<T, transport::PositionBatch>;
         constexpr bool kOperator =
             std::is_same_v<T, RaiseAlert> || std::is_same_v<T, ManualAssign> ||
             std::is_same_v<T, ReleaseAssignment> || std::is_same_v<T, CancelIncident> ||
@@ -117,6 +118,14 @@ void CheckFields(const InboundBody& body) {
           FUZZ_CHECK(b.limit >= 1 && b.limit <= 200, "an incident list limit of ", b.limit);
           FUZZ_CHECK(static_cast<int>(b.min_level) < kLevelCount, "minimum level ",
                      static_cast<int>(b.min_level));
+        } else if constexpr (std::is_same_v<T, transport::PositionBatch>) {
+          FUZZ_CHECK(!b.positions.empty() && b.positions.size() <= transport::kMaxPositionBatch,
+                     "a position batch of ", b.positions.size());
+          for (const auto& [unit, position] : b.positions) {
+            FUZZ_CHECK(unit != 0, "a position batch naming unit 0");
+            FUZZ_CHECK(std::abs(position.lon) <= 180 && std::abs(position.lat) <= 90,
+                       "a batch position outside WGS84");
+          }
         } else if constexpr (std::is_same_v<T, transport::UnitsNear>) {
           FUZZ_CHECK(b.limit >= 1 && b.limit <= 200, "a units-near limit of ", b.limit);
           FUZZ_CHECK(b.radius_m >= 1 && b.radius_m <= 20'000, "a radius of ", b.radius_m);

@@ -123,6 +123,14 @@ struct BodyWriter {
     m->set_available_only(b.available_only);
   }
   void operator()(const transport::GetStats&) const { env->mutable_get_stats(); }
+  void operator()(const transport::PositionBatch& b) const {
+    pb::PositionBatch* m = env->mutable_position_batch();
+    for (const auto& [unit, position] : b.positions) {
+      pb::UnitPosition* p = m->add_positions();
+      p->set_unit_id(unit);
+      SetPosition(position, p->mutable_position());
+    }
+  }
 };
 
 }  // namespace

@@ -422,6 +422,8 @@ std::map<std::string, std::string> CodecSeeds() {
   seeds["responder_arrival"] = CodecSeed(Channel::kResponder, Frame(ReportArrival{9, 1}));
   seeds["responder_unit_update"] =
       CodecSeed(Channel::kResponder, Frame(UpdateUnit{9, UnitStatus::kOffPost, 1, star}));
+  seeds["responder_position_batch"] = CodecSeed(
+      Channel::kResponder, Frame(transport::PositionBatch{{{9, star}, {10, star}, {9, star}}}));
   seeds["responder_receipt"] =
       CodecSeed(Channel::kResponder, Frame(transport::DeliveryReceipt{9, 5}));
   seeds["operator_raise_alert"] = CodecSeed(Channel::kOperator, Frame(alert));
