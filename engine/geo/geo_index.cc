@@ -140,15 +140,24 @@ void GeoIndex::NearestByTravelTime(PlanePoint p, int k, double max_travel_s, Eli
       }
       mode_candidates.resize(k);
     }
-    out->insert(out->end(), mode_candidates.begin(), mode_candidates.end());
-    if (out->size() >= static_cast<size_t>(k)) {
-      std::sort(out->begin(), out->end(), ByTravelTime);
-      out->resize(k);
-      bound_s = std::min(bound_s, out->back().travel_s);
-    }
+    MergeModeNearest(mode_candidates, k, out, &bound_s);
   }
-  std::sort(out->begin(), out->end(), ByTravelTime);
-  if (out->size() > static_cast<size_t>(k)) out->resize(k);
+  FinishNearest(k, out);
+}
+
+void MergeModeNearest(const std::vector<Candidate>& mode_nearest, int k,
+                      std::vector<Candidate>* best, double* bound_s) {
+  best->insert(best->end(), mode_nearest.begin(), mode_nearest.end());
+  if (best->size() >= static_cast<size_t>(k)) {
+    std::sort(best->begin(), best->end(), ByTravelTime);
+    best->resize(k);
+    *bound_s = std::min(*bound_s, best->back().travel_s);
+  }
+}
+
+void FinishNearest(int k, std::vector<Candidate>* best) {
+  std::sort(best->begin(), best->end(), ByTravelTime);
+  if (best->size() > static_cast<size_t>(k)) best->resize(k);
 }
 
 void GeoIndex::WithinTravelTime(PlanePoint p, double max_travel_s, EligibleFn eligible,

@@ -45,6 +45,15 @@ using EligibleFn = absl::FunctionRef<bool(Slot)>;
 bool ByTravelTime(const Candidate& a, const Candidate& b);
 bool ByDistance(const Candidate& a, const Candidate& b);
 
+// NearestByTravelTime's choice, one travel mode at a time: adds `mode_nearest` (one mode's k
+// nearest within *bound_s, by (distance, slot)) to *best, keeping the k best by (travel time,
+// slot); once there are k, the k-th's travel time bounds the modes after (*bound_s). Shared so
+// that a search over a few units chooses exactly as the trees do.
+void MergeModeNearest(const std::vector<Candidate>& mode_nearest, int k,
+                      std::vector<Candidate>* best, double* bound_s);
+// After the last mode: *best in (travel time, slot) order, at most k.
+void FinishNearest(int k, std::vector<Candidate>* best);
+
 class GeoIndex {
  public:
   struct Entry {

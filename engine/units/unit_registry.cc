@@ -153,15 +153,9 @@ void UnitRegistry::NearestOfferable(PlanePoint p, int k, double max_travel_s, El
                      candidates.end());
     std::sort(candidates.begin(), candidates.end(), ByDistance);
     if (candidates.size() > static_cast<size_t>(k)) candidates.resize(k);
-    out->insert(out->end(), candidates.begin(), candidates.end());
-    if (out->size() >= static_cast<size_t>(k)) {
-      std::sort(out->begin(), out->end(), ByTravelTime);
-      out->resize(k);
-      bound_s = std::min(bound_s, out->back().travel_s);
-    }
+    MergeModeNearest(candidates, k, out, &bound_s);
   }
-  std::sort(out->begin(), out->end(), ByTravelTime);
-  if (out->size() > static_cast<size_t>(k)) out->resize(k);
+  FinishNearest(k, out);
 }
 
 std::optional<Slot> UnitRegistry::SlotOf(UnitId id) const {
