@@ -511,6 +511,7 @@ absl::Status DispatchCore::RestoreState(const CoreState& state) {
   for (const auto& rank : derived.short_set) short_.Insert(rank, incidents_.at(rank.second).plane);
   escalations_due_ = std::move(escalations_due);
   answers_ = std::move(answers);
+  ReserveAnswers();
   answer_expiry_ = std::move(answer_expiry);
   stats_ = state.stats;
   outbox_.clear();

@@ -212,10 +212,23 @@ Incident* DispatchCore::FindMergeTarget(Category category, PlanePoint plane) {
   return best == nullptr ? nullptr : &incidents_.at(best->id);
 }
 
+void DispatchCore::ReserveAnswers() {
+  // Growing the table towards the cap under an alert flood rehashed, and first touched the pages
+  // of, everything remembered so far: 40 and 130 ms stalls of the engine (overload_bench). Sized
+  // for the cap once instead, while that is a thousand entries. Not at construction: the 1M-slot
+  // table cost every short-lived core (tests, fuzzing) milliseconds.
+  // (reserve() is a comparison once the table is that large.)
+  if (answers_.size() >= kAnswersReserveAt &&
+      config_.max_remembered_alerts > static_cast<int64_t>(kAnswersReserveAt)) {
+    answers_.reserve(static_cast<size_t>(config_.max_remembered_alerts));
+  }
+}
+
 void DispatchCore::Remember(const RaiseAlert& c, AlertAnswer answer) {
   AlertKey key{c.reporter_id, c.client_sequence};
   answer_expiry_.emplace_back(now_, key);
   answers_.emplace(std::move(key), std::move(answer));
+  ReserveAnswers();
   while (static_cast<int64_t>(answers_.size()) > config_.max_remembered_alerts) {
     answers_.erase(answer_expiry_.front().second);
     answer_expiry_.pop_front();

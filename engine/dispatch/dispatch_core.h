@@ -228,6 +228,8 @@ class DispatchCore {
   std::vector<Slot> freed_;
   absl::btree_set<std::pair<absl::Time, IncidentId>> escalations_due_;
 
+  static constexpr size_t kAnswersReserveAt = 1024;
+  void ReserveAnswers();  // see the definition
   absl::flat_hash_map<AlertKey, AlertAnswer> answers_;
   std::deque<std::pair<absl::Time, AlertKey>> answer_expiry_;  // in insertion (= time) order
 
