@@ -280,8 +280,9 @@ absl::Status DispatchCore::RestoreState(const CoreState& state) {
     if (u.on_post < 0) {
       return Invalid(absl::StrCat("unit ", u.id, " has a negative on-post headcount."));
     }
-    if (!FiniteLonLat(u.position)) {
-      return Invalid(absl::StrCat("unit ", u.id, " has a position that is not finite."));
+    if (!ValidLonLat(u.position)) {
+      // As UpdateUnit refuses: a unit's position is always valid WGS84.
+      return Invalid(absl::StrCat("unit ", u.id, " has a position that is not valid WGS84."));
     }
   }
 

@@ -11,8 +11,12 @@ namespace gz {
 ShortIncidentIndex::ShortIncidentIndex(double cell_m) : cell_m_(std::max(cell_m, 1.0)) {}
 
 ShortIncidentIndex::Cell ShortIncidentIndex::CellOf(PlanePoint p) const {
-  return {static_cast<int64_t>(std::floor(p.x / cell_m_)),
-          static_cast<int64_t>(std::floor(p.y / cell_m_))};
+  // Clamped far beyond the Earth (a plane metre is at most some 2e7), so that no input converts out
+  // of int64's range.
+  const auto cell = [this](double v) {
+    return static_cast<int64_t>(std::clamp(std::floor(v / cell_m_), -1e12, 1e12));
+  };
+  return {cell(p.x), cell(p.y)};
 }
 
 void ShortIncidentIndex::Insert(Rank rank, PlanePoint at) {

@@ -670,8 +670,11 @@ TEST_CASE("an inconsistent core state is refused and the core is left unchanged"
        [](CoreState* s) { s->units[3].status = static_cast<UnitStatus>(9); }},
       {"a negative on-post headcount", "negative on-post",
        [](CoreState* s) { s->units[3].on_post = -1; }},
-      {"a unit at NaN", "not finite",
+      {"a unit at NaN", "not valid WGS84",
        [](CoreState* s) { s->units[3].position.lat = std::nan(""); }},
+      // Found by fuzz_snapshot: a finite position far outside WGS84 reached the cell arithmetic.
+      {"a unit far outside WGS84", "not valid WGS84",
+       [](CoreState* s) { s->units[3].position.lon = -1e92; }},
       {"an infinite clock", "clock", [](CoreState* s) { s->now = absl::InfiniteFuture(); }},
       {"incidents out of order", "out of order or repeated",
        [](CoreState* s) { std::swap(s->incidents[0], s->incidents[1]); }},
