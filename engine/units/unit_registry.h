@@ -101,7 +101,7 @@ class UnitRegistry {
   // A search examines the offerable units in its box directly when they are at most this many and
   // at most 1 in kDirectSearchShare of all units there; otherwise the tree, which stops near the
   // k-th, is cheaper (decision_bench, 23,000 units: with none busy, examining up to 256 directly
-  // made the core 1.6x slower; with 95% busy, 2.1x faster).
+  // made the core 1.5x slower; with 95% busy, 2.1x faster).
   static constexpr size_t kDirectSearchLimit = 256;
   static constexpr size_t kDirectSearchShare = 4;
   PlanePoint grid_origin_;
