@@ -126,7 +126,9 @@ int Run(int shard, int shards) {
     return 64;
   }
   zmq::context_t context;
-  context.set(zmq::ctxopt::max_sockets, static_cast<int>(chosen.size()) + 64);
+  // Twice the units: a wave of reconnects holds each unit's closed socket until ZeroMQ's reaper
+  // frees its slot, and with no slot left a reconnect fails (it is retried after another silence).
+  context.set(zmq::ctxopt::max_sockets, 2 * static_cast<int>(chosen.size()) + 64);
   std::vector<std::unique_ptr<client::ResponderClient>> clients;
   const std::string endpoint = absl::GetFlag(FLAGS_responders);
   size_t failed = 0;

@@ -138,6 +138,7 @@ absl::StatusOr<uint64_t> EnvelopeSocket::Send(pb::Envelope envelope) {
     return absl::InvalidArgumentError(absl::StrFormat(
         "the message is %d bytes, over the protocol's cap of %d", frame.size(), kMaxEnvelopeBytes));
   }
+  if (socket_ == nullptr) return NotOpen();
   try {
     const zmq::send_result_t sent = socket_->send(zmq::buffer(frame), zmq::send_flags::dontwait);
     if (!sent.has_value()) {
@@ -153,7 +154,13 @@ absl::StatusOr<uint64_t> EnvelopeSocket::Send(pb::Envelope envelope) {
   return sequence;
 }
 
+absl::Status EnvelopeSocket::NotOpen() const {
+  return absl::UnavailableError(
+      absl::StrCat("not connected to ", endpoint_, ": the last attempt to open a socket failed"));
+}
+
 absl::StatusOr<std::optional<pb::Envelope>> EnvelopeSocket::TryReceive() {
+  if (socket_ == nullptr) return NotOpen();
   for (;;) {
     absl::StatusOr<std::optional<std::string>> frame = TryReceiveLastFrame(*socket_);
     if (!frame.ok()) return frame.status();

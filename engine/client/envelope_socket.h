@@ -73,14 +73,16 @@ class EnvelopeSocket {
 
   // Stamps the header and queues the envelope for sending; returns the sequence it was given.
   // InvalidArgument if it serializes to more than kMaxEnvelopeBytes; Unavailable if the socket's
-  // queue is full. REQUIRES: Open() succeeded.
+  // queue is full, or if the last Open() failed (a reconnect can fail, e.g. when the context has
+  // no socket slot left; the caller tries again later).
   absl::StatusOr<uint64_t> Send(pb::Envelope envelope);
 
   // The next envelope received, waiting until `deadline` (a deadline in the past still picks up a
   // message that has already arrived); nullopt if none came in time.
   absl::StatusOr<std::optional<pb::Envelope>> Receive(absl::Time deadline);
 
-  // The next envelope if one has already arrived; never blocks.
+  // The next envelope if one has already arrived; never blocks. Unavailable if the last Open()
+  // failed (Receive too).
   absl::StatusOr<std::optional<pb::Envelope>> TryReceive();
 
   // The raw socket, to poll it together with others. REQUIRES: Open() succeeded.
@@ -97,6 +99,8 @@ class EnvelopeSocket {
   void StopHandshakeMonitor();
   // The refusal the handshake monitor reported, as PermissionDenied; nullopt if none (yet).
   std::optional<absl::Status> HandshakeFailure();
+  // Unavailable: the last Open() failed, so there is no socket.
+  absl::Status NotOpen() const;
 
   zmq::context_t& context_;
   const std::string endpoint_;

@@ -11,6 +11,7 @@
 #include <zmq.hpp>
 
 #include "absl/time/time.h"
+#include "engine/client/envelope_socket.h"
 #include "protocol/dispatch.pb.h"
 
 namespace gz::client {
@@ -132,6 +133,29 @@ TEST_CASE("an alert nobody answers fails within the timeout", "[client]") {
         "dispatchd is not answering at " + intake.endpoint() + " (waited 300 ms)");
   CHECK(waited < absl::Seconds(2));
   CHECK(intake.Received().size() == 3);  // the first send and two resends, all with one key
+}
+
+}  // namespace
+}  // namespace gz::client
+
+namespace gz::client {
+namespace {
+
+TEST_CASE("a socket whose reopening failed reports it instead of crashing", "[client]") {
+  // A context with room for one socket, taken: the EnvelopeSocket cannot open one. This is what a
+  // wave of reconnects did to the responder fleet (closed sockets hold their slots until reaped).
+  zmq::context_t context;
+  context.set(zmq::ctxopt::max_sockets, 1);
+  zmq::socket_t hog(context, zmq::socket_type::pair);
+  EnvelopeSocket socket(context, "tcp://127.0.0.1:9", "test", {});
+  const absl::Status opened = socket.Open();
+  REQUIRE_FALSE(opened.ok());
+  const absl::StatusOr<uint64_t> sent = socket.Send(dispatch::v1::Envelope());
+  REQUIRE_FALSE(sent.ok());
+  CHECK(absl::IsUnavailable(sent.status()));
+  CHECK_THAT(std::string(sent.status().message()), Catch::Contains("not connected"));
+  CHECK(absl::IsUnavailable(socket.TryReceive().status()));
+  CHECK(absl::IsUnavailable(socket.Receive(absl::Now()).status()));
 }
 
 }  // namespace
