@@ -29,6 +29,7 @@
 #include "engine/transport/snapshot_codec.h"
 #include "protocol/snapshot.pb.h"
 #include "tests/support/grid_world.h"
+#include "tests/support/guangzhou.h"
 #include "tests/support/test_seed.h"
 
 namespace gz {
@@ -40,14 +41,7 @@ using transport::RestoreCoreSnapshot;
 
 const absl::Time kStart = absl::FromUnixSeconds(1'780'000'000);
 
-const CityData& City() {
-  static const CityData* city = [] {
-    absl::StatusOr<CityData> loaded = LoadCityData(DISPATCH_CONFIG_DIR);
-    if (!loaded.ok()) FAIL(std::string(loaded.status().message()));
-    return new CityData(*std::move(loaded));
-  }();
-  return *city;
-}
+const CityData& City() { return testing::GuangzhouDefault(); }
 
 std::unique_ptr<DispatchCore> NewCityCore(const DispatchConfig& config) {
   const CityData& city = City();

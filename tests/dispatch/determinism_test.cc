@@ -11,19 +11,13 @@
 
 #include "engine/config/city_data.h"
 #include "engine/dispatch/dispatch_core.h"
+#include "tests/support/guangzhou.h"
 #include "tests/support/test_seed.h"
 
 namespace gz {
 namespace {
 
-const CityData& City() {
-  static const CityData* city = [] {
-    absl::StatusOr<CityData> loaded = LoadCityData(DISPATCH_CONFIG_DIR);
-    if (!loaded.ok()) FAIL(std::string(loaded.status().message()));
-    return new CityData(*std::move(loaded));
-  }();
-  return *city;
-}
+const CityData& City() { return testing::GuangzhouDefault(); }
 
 std::unique_ptr<DispatchCore> NewCore(absl::Time start) {
   const CityData& city = City();

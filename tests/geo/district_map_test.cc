@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "engine/config/city_data.h"
+#include "tests/support/guangzhou.h"
 #include "tests/support/test_seed.h"
 
 namespace gz {
@@ -179,14 +180,7 @@ TEST_CASE("a multipolygon district contains points of each of its parts", "[geo]
 }
 
 // The real Guangzhou map, loaded once for all the tests below.
-const CityData& Guangzhou() {
-  static const CityData* const city = [] {
-    absl::StatusOr<CityData> loaded = LoadCityData(DISPATCH_CONFIG_DIR);
-    if (!loaded.ok()) FAIL("LoadCityData: " << loaded.status().ToString());
-    return new CityData(*std::move(loaded));
-  }();
-  return *city;
-}
+const CityData& Guangzhou() { return testing::GuangzhouDefault(); }
 
 DistrictCode CodeAt(const CityData& city, LonLat p) {
   return CodeAt(*city.map, city.projection.ToPlane(p));

@@ -11,6 +11,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "tests/support/guangzhou.h"
 
 namespace gz {
 namespace {
@@ -21,14 +22,7 @@ constexpr ZoneId kLiwanZoneA = 1;   // 沙面街道
 constexpr ZoneId kLiwanZoneB = 2;   // 岭南街道
 constexpr ZoneId kYuexiuZone = 23;  // 洪桥街道
 
-const CityData& City() {
-  static const CityData* const city = [] {
-    absl::StatusOr<CityData> loaded = LoadCityData(DISPATCH_CONFIG_DIR);
-    if (!loaded.ok()) FAIL("cannot load the city: " << loaded.status().ToString());
-    return new CityData(*std::move(loaded));
-  }();
-  return *city;
-}
+const CityData& City() { return testing::GuangzhouDefault(); }
 
 const absl::Time kStart =
     absl::FromCivil(absl::CivilSecond(2026, 7, 15, 8, 0, 0), absl::FixedTimeZone(8 * 3600));

@@ -4,18 +4,12 @@
 
 #include "engine/config/city_data.h"
 #include "engine/config/dispatch_config_file.h"
+#include "tests/support/guangzhou.h"
 
 namespace gz {
 namespace {
 
-const CityData& City() {
-  static const CityData* city = [] {
-    absl::StatusOr<CityData> loaded = LoadCityData(DISPATCH_CONFIG_DIR);
-    REQUIRE(loaded.ok());
-    return new CityData(*std::move(loaded));
-  }();
-  return *city;
-}
+const CityData& City() { return testing::GuangzhouDefault(); }
 
 sim::Scenario Scenario(const char* name) {
   absl::StatusOr<sim::Scenario> s = sim::ReadScenario(

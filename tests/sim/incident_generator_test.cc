@@ -12,6 +12,7 @@
 
 #include "engine/config/city_data.h"
 #include "simulators/scenario.h"
+#include "tests/support/guangzhou.h"
 #include "tests/support/test_seed.h"
 
 namespace gz::sim {
@@ -25,14 +26,7 @@ constexpr double kSigmas = 4;
 double PoissonTolerance(double mean) { return kSigmas * std::sqrt(mean) + 1; }
 double BinomialTolerance(double n, double p) { return kSigmas * std::sqrt(n * p * (1 - p)) + 1; }
 
-const CityData& Guangzhou() {
-  static const CityData* const city = [] {
-    absl::StatusOr<CityData> loaded = LoadCityData(DISPATCH_CONFIG_DIR);
-    if (!loaded.ok()) FAIL("LoadCityData: " << loaded.status().ToString());
-    return new CityData(*std::move(loaded));
-  }();
-  return *city;
-}
+const CityData& Guangzhou() { return testing::GuangzhouDefault(); }
 
 std::string ScenarioPath(const std::string& name) {
   return ConfigPath(DISPATCH_CONFIG_DIR, "scenarios/" + name + ".textproto");

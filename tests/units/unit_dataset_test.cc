@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "engine/config/city_data.h"
 #include "engine/units/unit_registry.h"
+#include "tests/support/guangzhou.h"
 #include "tests/support/test_seed.h"
 
 namespace gz {
@@ -211,14 +212,7 @@ TEST_CASE("a missing dataset file is NotFound", "[units]") {
 }
 
 // The committed dataset in config/, loaded once.
-const CityData& CommittedDataset() {
-  static const CityData* const city = [] {
-    absl::StatusOr<CityData> loaded = LoadCityData(DISPATCH_CONFIG_DIR);
-    if (!loaded.ok()) FAIL("LoadCityData: " << loaded.status().ToString());
-    return new CityData(*std::move(loaded));
-  }();
-  return *city;
-}
+const CityData& CommittedDataset() { return testing::GuangzhouDefault(); }
 
 TEST_CASE("the committed dataset has 23000 units with 290000 members and unique ids", "[units]") {
   const CityData& city = CommittedDataset();
