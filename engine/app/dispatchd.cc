@@ -1,6 +1,8 @@
 // dispatchd: the dispatch engine as a service. Loads the city and the dispatch policy, binds the
 // four ZeroMQ channels and serves until SIGINT/SIGTERM, then prints a summary.
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <string>
@@ -145,6 +147,10 @@ int main(int argc, char** argv) {
   }
 
   const absl::Time load_start = absl::Now();
+  // Loading millions of units makes millions of small allocations on two threads; letting the heap
+  // grow 64 MiB at a time instead of glibc's 128 KiB saved about 5% of a 2.3M-unit start. Set
+  // back once loaded, so that freed memory is returned as usual while serving.
+  mallopt(M_TOP_PAD, 64 << 20);
   absl::StatusOr<gz::CityData> city = gz::LoadCityData(config_dir);
   if (!city.ok()) return Fail(absl::StrCat("cannot load the city: ", city.status().message()));
   absl::StatusOr<gz::DispatchConfig> policy = gz::ReadDispatchConfig(options.dispatch_config_path);
@@ -167,6 +173,7 @@ int main(int argc, char** argv) {
   absl::StatusOr<std::unique_ptr<gz::DispatchServer>> server =
       gz::DispatchServer::Create(options, *std::move(city), *std::move(policy));
   if (!server.ok()) return Fail(std::string(server.status().message()));
+  mallopt(M_TOP_PAD, 128 << 10);  // glibc's default (DEFAULT_TOP_PAD)
   if (options.journal_dir.empty()) {
     std::fprintf(stderr,
                  "dispatchd: WARNING: no journal_dir: nothing survives a crash or a restart (open "

@@ -59,38 +59,42 @@ struct GeoIndex::Impl {
   }
 };
 
-GeoIndex::GeoIndex(const std::vector<Entry>& entries, const TravelModel& travel)
+GeoIndex::GeoIndex(std::vector<Entry> entries_in, const TravelModel& travel)
     : impl_(std::make_unique<Impl>()) {
   impl_->travel = travel;
-  impl_->entries = entries;
+  impl_->entries = std::move(entries_in);
+  const std::vector<Entry>& entries = impl_->entries;
   std::array<std::vector<TreeValue>, kTravelModeCount> by_mode;
-  absl::flat_hash_map<ZoneId, size_t> zone_position;  // into impl_->zones
+  std::array<size_t, kTravelModeCount> mode_count{};
+  for (const Entry& e : entries) ++mode_count[static_cast<int>(e.mode)];
+  for (int m = 0; m < kTravelModeCount; ++m) by_mode[m].reserve(mode_count[m]);
   for (Slot slot = 0; slot < entries.size(); ++slot) {
     const Entry& e = entries[slot];
     by_mode[static_cast<int>(e.mode)].emplace_back(ToBoost(e.position), slot);
-    const auto [it, added] = zone_position.try_emplace(e.zone, impl_->zones.size());
-    if (added) impl_->zones.push_back({e.zone, {}});
-    impl_->zones[it->second].second.push_back(slot);  // slots ascend within each zone
   }
-  std::sort(impl_->zones.begin(), impl_->zones.end(),
-            [](const auto& a, const auto& b) { return a.first < b.first; });
   // The range constructor packs (STR-like bulk load): better-shaped nodes than repeated inserts.
   // Packing is the bulk of a cold start at millions of units; the largest mode's tree is packed on
-  // a second thread while this one packs the others. The result does not depend on the threads.
+  // a second thread while this one lists the zones and packs the others. The result does not
+  // depend on the threads.
   int largest = 0;
   for (int m = 1; m < kTravelModeCount; ++m) {
     if (by_mode[m].size() > by_mode[largest].size()) largest = m;
   }
   const auto pack = [&](int m) { impl_->trees[m] = Tree(by_mode[m].begin(), by_mode[m].end()); };
-  if (entries.size() < kParallelPackThreshold) {
-    for (int m = 0; m < kTravelModeCount; ++m) pack(m);
-    return;
+  std::thread helper;
+  if (entries.size() >= kParallelPackThreshold) helper = std::thread(pack, largest);
+  absl::flat_hash_map<ZoneId, size_t> zone_position;  // into impl_->zones
+  for (Slot slot = 0; slot < entries.size(); ++slot) {
+    const auto [it, added] = zone_position.try_emplace(entries[slot].zone, impl_->zones.size());
+    if (added) impl_->zones.push_back({entries[slot].zone, {}});
+    impl_->zones[it->second].second.push_back(slot);  // slots ascend within each zone
   }
-  std::thread helper(pack, largest);
+  std::sort(impl_->zones.begin(), impl_->zones.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
   for (int m = 0; m < kTravelModeCount; ++m) {
-    if (m != largest) pack(m);
+    if (m != largest || !helper.joinable()) pack(m);
   }
-  helper.join();
+  if (helper.joinable()) helper.join();
 }
 
 GeoIndex::~GeoIndex() = default;

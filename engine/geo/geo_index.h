@@ -63,7 +63,7 @@ class GeoIndex {
   };
 
   // Slot i is entries[i]. Bulk-loads the trees by packing.
-  GeoIndex(const std::vector<Entry>& entries, const TravelModel& travel);
+  GeoIndex(std::vector<Entry> entries, const TravelModel& travel);
   ~GeoIndex();
   GeoIndex(const GeoIndex&) = delete;
   GeoIndex& operator=(const GeoIndex&) = delete;

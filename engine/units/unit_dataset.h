@@ -20,6 +20,7 @@
 #ifndef ENGINE_UNITS_UNIT_DATASET_H_
 #define ENGINE_UNITS_UNIT_DATASET_H_
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,13 @@ inline constexpr char kZonesCsvHeader[] = "zone_id,district,name_zh,seed_lon,see
 // [-90, 90], members >= 1, 0 <= on_post <= members. Status is left at kAvailable. Whether the
 // district, zone and position agree with a map is the caller's check (see LoadCityData).
 absl::StatusOr<std::vector<Unit>> ReadUnitsCsv(const std::string& path);
+
+// The same, and `check` is called on each unit as it is read; the first row it refuses (in file
+// order, with parse errors) is the error returned as it is. Large files are read on two threads,
+// so `check` must be safe to call concurrently. Checking while parsing keeps a caller's per-unit
+// checks (against the district map) on both cores: at 2.3M units they cost a tenth of a start.
+using UnitCheck = std::function<absl::Status(const Unit&)>;
+absl::StatusOr<std::vector<Unit>> ReadUnitsCsv(const std::string& path, const UnitCheck& check);
 
 // Writes the header and one row per unit, in the given order, overwriting `path`.
 // Fails with InvalidArgument (nothing written) if a name is empty or contains a comma or line

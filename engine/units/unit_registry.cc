@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -48,22 +49,50 @@ absl::StatusOr<std::unique_ptr<UnitRegistry>> UnitRegistry::Create(
 UnitRegistry::UnitRegistry(std::vector<Unit> units, const LocalProjection& projection,
                            SlotTable slots, const TravelModel& travel)
     : units_(std::move(units)), projection_(projection), slots_(std::move(slots)) {
-  std::vector<GeoIndex::Entry> entries;
-  entries.reserve(units_.size());
-  for (const Unit& u : units_) {
-    entries.push_back({projection_.ToPlane(u.position), u.mode, u.zone});
-  }
   // The grid covers the units' posts with a margin; units that move beyond it count at its edge.
-  if (!entries.empty()) {
-    PlanePoint low = entries[0].position, high = entries[0].position;
-    for (const GeoIndex::Entry& e : entries) {
-      low = {std::min(low.x, e.position.x), std::min(low.y, e.position.y)};
-      high = {std::max(high.x, e.position.x), std::max(high.y, e.position.y)};
+  // At millions of units the entries are projected in two halves, one on a second thread.
+  std::vector<GeoIndex::Entry> entries(units_.size());
+  struct Bounds {
+    PlanePoint low{0, 0}, high{0, 0};
+  };
+  const auto project = [&](size_t begin, size_t end, Bounds* bounds) {
+    for (size_t slot = begin; slot < end; ++slot) {
+      const Unit& u = units_[slot];
+      const PlanePoint at = projection_.ToPlane(u.position);
+      if (slot == begin) bounds->low = bounds->high = at;
+      bounds->low = {std::min(bounds->low.x, at.x), std::min(bounds->low.y, at.y)};
+      bounds->high = {std::max(bounds->high.x, at.x), std::max(bounds->high.y, at.y)};
+      entries[slot] = {at, u.mode, u.zone};
     }
-    constexpr double kMarginM = 10'000;
-    grid_origin_ = {low.x - kMarginM, low.y - kMarginM};
-    grid_columns_ = static_cast<int64_t>((high.x - low.x + 2 * kMarginM) / kGridCellM) + 1;
-    grid_rows_ = static_cast<int64_t>((high.y - low.y + 2 * kMarginM) / kGridCellM) + 1;
+  };
+  const bool parallel = units_.size() >= kParallelBuildUnits;
+  const size_t half = parallel ? units_.size() / 2 : units_.size();
+  Bounds first, second;
+  if (parallel) {
+    std::thread helper(project, half, units_.size(), &second);
+    project(0, half, &first);
+    helper.join();
+    first.low = {std::min(first.low.x, second.low.x), std::min(first.low.y, second.low.y)};
+    first.high = {std::max(first.high.x, second.high.x), std::max(first.high.y, second.high.y)};
+  } else {
+    project(0, half, &first);
+  }
+  const PlanePoint low = first.low, high = first.high;
+  constexpr double kMarginM = 10'000;
+  grid_origin_ = {low.x - kMarginM, low.y - kMarginM};
+  grid_columns_ = static_cast<int64_t>((high.x - low.x + 2 * kMarginM) / kGridCellM) + 1;
+  grid_rows_ = static_cast<int64_t>((high.y - low.y + 2 * kMarginM) / kGridCellM) + 1;
+
+  // At millions of units the index (packing its trees) is built on another thread while this one
+  // fills the grid; they share nothing but the units, which neither changes.
+  const auto build_index = [this, &entries, &travel] {
+    index_ = std::make_unique<GeoIndex>(std::move(entries), travel);
+  };
+  std::thread indexer;
+  if (parallel) {
+    indexer = std::thread(build_index);
+  } else {
+    build_index();
   }
   offerable_in_cell_.assign(static_cast<size_t>(grid_columns_ * grid_rows_), {});
   units_in_cell_.assign(offerable_in_cell_.size(), 0);
@@ -71,11 +100,11 @@ UnitRegistry::UnitRegistry(std::vector<Unit> units, const LocalProjection& proje
   place_in_cell_.resize(units_.size());
   offerable_.assign(units_.size(), 0);
   for (Slot slot = 0; slot < units_.size(); ++slot) {
-    cell_of_[slot] = CellOf(entries[slot].position);
+    cell_of_[slot] = CellOf(projection_.ToPlane(units_[slot].position));
     ++units_in_cell_[cell_of_[slot]];
     UpdateOfferable(slot);
   }
-  index_ = std::make_unique<GeoIndex>(entries, travel);
+  if (indexer.joinable()) indexer.join();
 }
 
 std::pair<int64_t, int64_t> UnitRegistry::ColumnRow(PlanePoint p) const {

@@ -104,6 +104,8 @@ class UnitRegistry {
   // made the core 1.5x slower; with 95% busy, 2.1x faster).
   static constexpr size_t kDirectSearchLimit = 256;
   static constexpr size_t kDirectSearchShare = 4;
+  // From this many units the index is built beside the grid, on a second thread.
+  static constexpr size_t kParallelBuildUnits = 200'000;
   PlanePoint grid_origin_;
   int64_t grid_columns_ = 1;
   int64_t grid_rows_ = 1;

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
@@ -159,6 +160,12 @@ TEST_CASE("a unit row with a bad field is rejected naming the file and line and 
       {"1,b,shop,foot,440104,23,113.27,23.12,6,2", "duplicate id"},
       {"0,b,shop,foot,440104,23,113.27,23.12,6,2", "id"},
       {"2,b,c,shop,foot,440104,23,113.27,23.12,6,2", "11 fields, expected 10"},
+      {"2,b,shop,foot,440104,23,113.27,23.12,+-6,2", "members"},
+      {"2,b,shop,foot,440104,23,113.27,23.12,0x6,2", "members"},
+      {"2,b,shop,foot,440104,23,113.27,23.12,6 x,2", "members"},
+      {"2,b,shop,foot,440104,23,113.27,23.12,,2", "members"},
+      {"2,b,shop,foot,440104,23,1e400,23.12,6,2", "lon"},
+      {"2,b,shop,foot,440104,23,113.27.1,23.12,6,2", "lon"},
   };
   for (const Case& c : cases) {
     INFO(c.row);
@@ -168,6 +175,22 @@ TEST_CASE("a unit row with a bad field is rejected naming the file and line and 
 
   WriteText(path, "id,name,kind\n" + good);
   CheckRejected(ReadUnitsCsv(path).status(), path, 1, "header");
+}
+
+TEST_CASE("number fields may have surrounding blanks and a leading plus", "[units]") {
+  ScratchDir dir;
+  const std::string path = dir.File("blanks.csv");
+  WriteText(path,
+            "id,name,kind,travel_mode,district,zone,lon,lat,members,on_post\n"
+            " 7 ,a,market,bicycle,+440105,40, +113.25 ,23.125\t,+20,3\n");
+  absl::StatusOr<std::vector<Unit>> read = ReadUnitsCsv(path);
+  REQUIRE(read.ok());
+  REQUIRE(read->size() == 1);
+  CHECK((*read)[0].id == 7u);
+  CHECK((*read)[0].district == 440105);
+  CHECK((*read)[0].position.lon == 113.25);
+  CHECK((*read)[0].position.lat == 23.125);
+  CHECK((*read)[0].members == 20);
 }
 
 TEST_CASE("a units file with CRLF line endings and a trailing blank line reads", "[units]") {
@@ -345,6 +368,25 @@ TEST_CASE(
   // An id of the first half repeated in the second.
   WriteText(path, text + row(17));
   CheckRejected(ReadUnitsCsv(path).status(), path, kRows + 2, "duplicate id 17");
+
+  // A caller's check runs on every unit, on both halves' threads; the first unit it refuses in
+  // file order is the error, even when a later half finishes first.
+  WriteText(path, text);
+  std::atomic<int> checked{0};
+  read = ReadUnitsCsv(path, [&](const Unit&) {
+    ++checked;
+    return absl::OkStatus();
+  });
+  REQUIRE(read.ok());
+  CHECK(checked.load() == kRows);
+  absl::StatusOr<std::vector<Unit>> refused = ReadUnitsCsv(path, [](const Unit& unit) {
+    if (unit.id == 20 || unit.id == kRows - 5 || unit.id == 90) {
+      return absl::InvalidArgumentError(absl::StrCat("refused unit ", unit.id));
+    }
+    return absl::OkStatus();
+  });
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.status().message() == "refused unit 20");
 }
 
 }  // namespace
