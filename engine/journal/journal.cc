@@ -482,45 +482,59 @@ absl::Status JournalWriter::Commit() {
 }
 
 absl::Status JournalWriter::WriteSnapshot(absl::string_view payload) {
+  absl::StatusOr<std::optional<SnapshotPlan>> plan = BeginSnapshot();
+  if (!plan.ok()) return plan.status();
+  if (!plan->has_value()) return absl::OkStatus();  // nothing happened since the last one
+  if (absl::Status s = WriteSnapshotFile(**plan, payload); !s.ok()) return Fail(s);
+  FinishSnapshot(**plan);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::optional<JournalWriter::SnapshotPlan>> JournalWriter::BeginSnapshot() {
   if (!status_.ok()) return status_;
   if (uncommitted_ != 0) {
     return absl::FailedPreconditionError("a snapshot needs every record committed first");
   }
   const uint64_t last = last_record();
-  if (last == last_snapshot_) return absl::OkStatus();  // nothing happened since the last one
+  if (last == last_snapshot_) return std::nullopt;
   // The segment for the records after the snapshot comes first: a snapshot on disk then always has
   // the segment that continues it, whatever moment a crash picks.
   if (absl::Status s = OpenSegment(segment_number_ + 1, last + 1); !s.ok()) return s;
+  return SnapshotPlan{options_, last};
+}
 
-  const std::string path = JoinPath(options_.dir, SnapshotFileName(last));
+absl::Status JournalWriter::WriteSnapshotFile(const SnapshotPlan& plan, absl::string_view payload) {
+  const std::string path = JoinPath(plan.journal.dir, SnapshotFileName(plan.last_record));
   const std::string temp = absl::StrCat(path, kTempSuffix);
   SnapshotHeader header;
-  header.last_record = last;
-  header.core_start_unix_us = options_.core_start_unix_us;
-  header.fingerprint = options_.fingerprint;
-  header.incarnation = options_.incarnation;
+  header.last_record = plan.last_record;
+  header.core_start_unix_us = plan.journal.core_start_unix_us;
+  header.fingerprint = plan.journal.fingerprint;
+  header.incarnation = plan.journal.incarnation;
   header.payload_bytes = payload.size();
   header.payload_crc = Crc32c(payload);
   const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) {
-    return Fail(absl::DataLossError(absl::StrCat("cannot create ", temp, ": ", Errno(errno))));
+    return absl::DataLossError(absl::StrCat("cannot create ", temp, ": ", Errno(errno)));
   }
   absl::Status s = WriteAll(fd, EncodeSnapshotHeader(header), temp);
   if (s.ok()) s = WriteAll(fd, payload, temp);
-  if (s.ok() && options_.sync(fd) != 0) {
+  if (s.ok() && plan.journal.sync(fd) != 0) {
     s = absl::DataLossError(absl::StrCat("fdatasync of ", temp, " failed: ", Errno(errno)));
   }
   ::close(fd);
   if (s.ok() && ::rename(temp.c_str(), path.c_str()) != 0) {
     s = absl::DataLossError(absl::StrCat("cannot rename ", temp, ": ", Errno(errno)));
   }
-  if (s.ok()) s = SyncDirectory(options_.dir);
-  if (!s.ok()) return Fail(s);
+  if (s.ok()) s = SyncDirectory(plan.journal.dir);
+  return s;
+}
+
+void JournalWriter::FinishSnapshot(const SnapshotPlan& plan) {
   ++stats_.snapshots;
   const uint64_t previous = last_snapshot_;
-  last_snapshot_ = last;
+  last_snapshot_ = plan.last_record;
   if (previous > 0) DeleteObsolete(previous);
-  return absl::OkStatus();
 }
 
 void JournalWriter::DeleteObsolete(uint64_t previous_snapshot) {

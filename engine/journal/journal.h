@@ -190,6 +190,24 @@ class JournalWriter {
   // REQUIRES: uncommitted() == 0.
   absl::Status WriteSnapshot(absl::string_view payload);
 
+  // The same in three steps, so that the state can be encoded and written elsewhere (dispatchd
+  // forks a child for it) while this writer goes on appending and committing:
+  //   BeginSnapshot opens the segment for the records that follow and says where the snapshot of
+  //     the state after the last record goes (nullopt when nothing happened since the last one);
+  //   WriteSnapshotFile writes it atomically; it reads nothing of the writer, so a forked child
+  //     can call it;
+  //   FinishSnapshot, after the file is written, deletes what the previous snapshot made obsolete.
+  // If the file is never written (a crash, a failure), the journal is as before: the older
+  // snapshot and every record after it. REQUIRES for Begin: uncommitted() == 0 and no other
+  // snapshot begun and not finished.
+  struct SnapshotPlan {
+    Options journal;  // the writer's: where, and what the header says
+    uint64_t last_record = 0;
+  };
+  absl::StatusOr<std::optional<SnapshotPlan>> BeginSnapshot();
+  static absl::Status WriteSnapshotFile(const SnapshotPlan& plan, absl::string_view payload);
+  void FinishSnapshot(const SnapshotPlan& plan);
+
   // The number of the last record appended (0 if the journal has none).
   uint64_t last_record() const { return next_record_ - 1; }
   const std::string& segment_path() const { return segment_path_; }

@@ -282,6 +282,12 @@ TEST_CASE("a snapshot bounds what a restart replays", "[integration][journal]") 
   const uint64_t feed_before = Counter(context, **first, "feed_sequence");
   const uint64_t last_record = Counter(context, **first, "journal_last_record");
   CHECK(last_record >= 130);
+  // The snapshot is written by a child process while the engine goes on: wait until the engine
+  // has seen it finish (it counts it then), not a fixed time.
+  const absl::Time give_up = absl::Now() + absl::Seconds(30);
+  while (Counter(context, **first, "journal_snapshots") == 0 && absl::Now() < give_up) {
+  }
+  CHECK(Counter(context, **first, "journal_snapshots") >= 1);
   (*first)->Kill();
 
   bool have_snapshot = false;

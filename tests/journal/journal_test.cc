@@ -510,6 +510,68 @@ TEST_CASE("snapshots bound replay and make older files obsolete", "[journal]") {
   CHECK(fs::exists(dir.File("journal-000003.log")));
 }
 
+// Recovers `dir`: the snapshot's last record (0: none) and the numbers of the records replayed.
+std::pair<uint64_t, std::vector<uint64_t>> SnapshotAndReplayed(const std::string& dir) {
+  auto journal = JournalDirectory::Open(dir);
+  REQUIRE(journal.ok());
+  std::vector<uint64_t> numbers;
+  REQUIRE((*journal)
+              ->Replay([&](uint64_t n, absl::string_view) {
+                numbers.push_back(n);
+                return absl::OkStatus();
+              })
+              .ok());
+  const auto& snapshot = (*journal)->snapshot();
+  return {snapshot.has_value() ? snapshot->last_record : 0, numbers};
+}
+
+TEST_CASE(
+    "a snapshot written elsewhere while records go on: they continue it, and until it is "
+    "written the older snapshot and every record after it remain",
+    "[journal]") {
+  TempDir dir;
+  std::unique_ptr<JournalWriter> writer = StartNew(dir.path());
+  auto append = [&](uint64_t from, uint64_t to) {
+    for (uint64_t i = from; i <= to; ++i) CHECK(writer->Append(Payload(i)) == i);
+    REQUIRE(writer->Commit().ok());
+  };
+  append(1, 10);
+  REQUIRE(writer->WriteSnapshot("state after 10").ok());
+  append(11, 20);
+  auto plan = writer->BeginSnapshot();
+  REQUIRE(plan.ok());
+  REQUIRE(plan->has_value());
+  CHECK((*plan)->last_record == 20);
+  CHECK(fs::path(writer->segment_path()).filename() == "journal-000003.log");
+  // Records committed while the snapshot is being made go to the segment that continues it.
+  append(21, 23);
+  CHECK_FALSE(fs::exists(dir.File("snapshot-000000000020.bin")));
+
+  // A crash now (no file yet; the files as they are, copied away from the live writer's lock):
+  // recovery takes the older snapshot and every record after it.
+  {
+    TempDir crashed;
+    fs::copy(dir.path(), crashed.path(),
+             fs::copy_options::recursive | fs::copy_options::overwrite_existing);
+    const auto [snapshot, numbers] = SnapshotAndReplayed(crashed.path());
+    CHECK(snapshot == 10);
+    CHECK(numbers == std::vector<uint64_t>{11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23});
+  }
+
+  // The file is written (as dispatchd's child does), then finished: the obsolete files go.
+  REQUIRE(JournalWriter::WriteSnapshotFile(**plan, "state after 20").ok());
+  CHECK(fs::exists(dir.File("journal-000001.log")));  // not yet: Finish deletes
+  writer->FinishSnapshot(**plan);
+  CHECK(writer->stats().snapshots == 2);
+  CHECK_FALSE(fs::exists(dir.File("journal-000001.log")));
+  CHECK(fs::exists(dir.File("snapshot-000000000010.bin")));
+  writer.reset();
+
+  const auto [snapshot, numbers] = SnapshotAndReplayed(dir.path());
+  CHECK(snapshot == 20);
+  CHECK(numbers == std::vector<uint64_t>{21, 22, 23});
+}
+
 // Flips one byte of the state in a snapshot file.
 void DamageSnapshot(const std::string& path) {
   std::string bytes = ReadFile(path);
