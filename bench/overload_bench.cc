@@ -229,8 +229,9 @@ int Run() {
     std::printf("%s\n", output.substr(at, output.find('\n', at) - at).c_str());
   }
   // Inside dispatchd: from reading an alert to its decision, and to its reply handed to ZeroMQ.
-  for (const char* histogram : {"\nalert_received_to_decided:", "\nalert_decided_to_sent:",
-                                "\nloop_turn:", "\ncore_apply:"}) {
+  for (const char* histogram :
+       {"\nalert_received_to_decided:", "\nalert_decided_to_sent:", "\nloop_turn:", "\ncore_apply:",
+        "\njournal_commit:", "\njournal_snapshot:", "\njournal_snapshot_pause:"}) {
     if (const size_t at = output.find(histogram); at != std::string::npos) {
       std::printf("  dispatchd %s\n",
                   output.substr(at + 1, output.find('\n', at + 1) - at - 1).c_str());
