@@ -4,11 +4,17 @@
 // reply latency of each; dispatchd's resident size is sampled throughout. A short run at a low rate
 // first is the same-run baseline for the latencies.
 //
-// What good looks like (issue 5): level I and II alerts keep their baseline latency, the shedding
-// falls on level IV (then III), every alert is answered (nothing lost), memory stays flat.
+// All of the flood comes from one connection, so its alerts of every level share one queue, and at
+// rates past what dispatchd can read a level-I alert in it waits behind everything sent before it.
+// A probe sends level-I alerts at a low rate from a connection (and process context) of its own,
+// as a reporter elsewhere in the city would: its latency is what a severe alert sees in the flood.
+//
+// What good looks like (issue 5): level I and II alerts keep their baseline latency (the probe's
+// above all), the shedding falls on level IV (then III), every alert is answered (nothing lost),
+// memory stays flat.
 //
 //   build/bench/overload_bench                       # 10 s baseline at 200/s, 20 s at 50,000/s
-//   build/bench/overload_bench --rate=60000 --seconds=60
+//   build/bench/overload_bench --rate=700000 --seconds=60   # 10x saturation for a minute
 
 #include <sys/resource.h>
 
@@ -41,6 +47,10 @@ ABSL_FLAG(std::string, config_dir, DISPATCH_CONFIG_DIR, "Dataset and config disp
 ABSL_FLAG(uint64_t, seed, 20261127, "Seed for alert places and levels.");
 ABSL_FLAG(std::vector<std::string>, dispatchd_flags, {},
           "Extra flags for dispatchd, comma separated (e.g. --intake_read_batch=4096).");
+ABSL_FLAG(double, probe_rate, 50,
+          "Level-I alerts per second sent, in both phases, from a connection of their own (its own "
+          "ZeroMQ context): a reporter elsewhere, whose alerts do not queue behind the flood's in "
+          "one connection. 0: no probe.");
 ABSL_FLAG(bool, curve, false,
           "Run dispatchd with CURVE authentication, as in production (keys made by dispatchctl), "
           "the bench connecting with the operator key. Default: --insecure_no_auth.");
@@ -74,6 +84,9 @@ struct LevelFigures {
 
 struct PhaseResult {
   std::array<LevelFigures, 5> levels;
+  // The probe's level-I alerts, from their own connection (empty without a probe).
+  uint64_t probe_sent = 0, probe_accepted = 0, probe_other = 0;
+  std::vector<int64_t> probe_ns;
   uint64_t sent = 0, answered = 0;
   double seconds = 0;
   long max_resident_kib = 0, first_resident_kib = 0;
@@ -88,8 +101,85 @@ long ResidentKiB(pid_t pid) {
   return 0;
 }
 
+struct ProbeResult {
+  uint64_t sent = 0, accepted = 0, other = 0;
+  std::vector<int64_t> accepted_ns;
+};
+
+// Sends level-I alerts at `rate` per second from `start_ns` until `end_ns` on a DEALER in a context
+// of its own, and waits for their answers (up to 30 s after the end).
+ProbeResult RunProbe(const testing::DispatchdProcess& dispatchd, const auth::CurveClientKeys& keys,
+                     const CityData& city, double rate, int64_t start_ns, int64_t end_ns,
+                     uint64_t first_sequence, uint64_t seed) {
+  zmq::context_t context;
+  zmq::socket_t socket(context, zmq::socket_type::dealer);
+  if (keys.enabled()) {
+    socket.set(zmq::sockopt::curve_serverkey, keys.server_public);
+    socket.set(zmq::sockopt::curve_publickey, keys.client_public);
+    socket.set(zmq::sockopt::curve_secretkey, keys.client_secret);
+  }
+  socket.set(zmq::sockopt::linger, 0);
+  socket.connect(dispatchd.intake());
+  sim::Random random(seed, /*stream=*/2);
+  ProbeResult result;
+  std::vector<int64_t> intended;
+  pb::Envelope e;
+  e.set_protocol_version(1);
+  pb::RaiseAlert* a = e.mutable_raise_alert();
+  a->set_reporter_id("overload_bench_probe");
+  a->set_category(pb::CATEGORY_FIRE);
+  a->set_level(pb::LEVEL_I_EXTREME);
+  std::string frame;
+  const double gap_ns = 1e9 / rate;
+  const int64_t give_up = end_ns + 30'000'000'000;
+  for (;;) {
+    const int64_t next =
+        start_ns + static_cast<int64_t>(static_cast<double>(intended.size()) * gap_ns);
+    int64_t now = NowNs();
+    if (next < end_ns && next <= now) {
+      const Unit& near = city.units[random.Below(city.units.size())];
+      const LonLat where = city.projection.ToLonLat(city.projection.ToPlane(near.position));
+      const uint64_t sequence = first_sequence + intended.size();
+      e.set_sequence(sequence);
+      a->set_client_sequence(sequence);
+      a->mutable_position()->set_lon(where.lon);
+      a->mutable_position()->set_lat(where.lat);
+      e.SerializeToString(&frame);
+      socket.send(zmq::buffer(frame), zmq::send_flags::none);
+      intended.push_back(next);
+      ++result.sent;
+      continue;
+    }
+    if (next >= end_ns && result.accepted + result.other == result.sent) break;
+    if (now >= give_up) break;
+    // Wait for an answer until the next send is due (the last millisecond spinning, so sends leave
+    // on time).
+    const int64_t until = next < end_ns ? next : give_up;
+    const long wait_ms = static_cast<long>((until - now) / 1'000'000) - 1;
+    zmq::pollitem_t item{socket.handle(), 0, ZMQ_POLLIN, 0};
+    zmq::poll(&item, 1, std::chrono::milliseconds(std::max(0L, wait_ms)));
+    zmq::message_t m;
+    while (socket.recv(m, zmq::recv_flags::dontwait)) {
+      now = NowNs();
+      pb::Envelope reply;
+      if (!reply.ParseFromArray(m.data(), static_cast<int>(m.size())) || !reply.has_alert_reply()) {
+        continue;
+      }
+      const uint64_t i = reply.alert_reply().client_sequence() - first_sequence;
+      if (i >= intended.size()) continue;
+      if (reply.alert_reply().has_accepted()) {
+        ++result.accepted;
+        result.accepted_ns.push_back(now - intended[i]);
+      } else {
+        ++result.other;
+      }
+    }
+  }
+  return result;
+}
+
 // Sends `rate` alerts per second for `seconds` from one DEALER, reading answers as they come, then
-// waits up to 30 s for the rest.
+// waits for the rest while they keep coming (until none came for 10 s).
 PhaseResult RunPhase(zmq::context_t& context, const testing::DispatchdProcess& dispatchd,
                      const auth::CurveClientKeys& keys, const CityData& city, double rate,
                      double seconds, uint64_t first_sequence, sim::Random& random) {
@@ -110,6 +200,16 @@ PhaseResult RunPhase(zmq::context_t& context, const testing::DispatchdProcess& d
   std::vector<pb::Level> level_of(count);
   const int64_t start = NowNs() + 50'000'000;
   const double gap_ns = 1e9 / rate;
+  ProbeResult probe;
+  std::thread prober;
+  if (const double probe_rate = absl::GetFlag(FLAGS_probe_rate); probe_rate > 0) {
+    const uint64_t probe_seed = random.Below(1u << 30);  // drawn here: `random` is this thread's
+    prober = std::thread([&, probe_rate, probe_seed] {
+      probe = RunProbe(dispatchd, keys, city, probe_rate, start,
+                       start + static_cast<int64_t>(seconds * 1e9), first_sequence + 1'000'000'000,
+                       random.Below(1u << 30));
+    });
+  }
   pb::Envelope e;
   e.set_protocol_version(1);
   pb::RaiseAlert* a = e.mutable_raise_alert();
@@ -170,12 +270,21 @@ PhaseResult RunPhase(zmq::context_t& context, const testing::DispatchdProcess& d
     sample_memory(NowNs());
   }
   result.seconds = static_cast<double>(NowNs() - start) / 1e9;
-  const int64_t give_up = NowNs() + 30'000'000'000;
-  while (result.answered < count && NowNs() < give_up) {
+  // The rest is answered as dispatchd reads it: wait while answers keep coming (at 10x the
+  // saturation rate most of a minute's alerts are still queued on our side when sending ends).
+  int64_t last_progress = NowNs();
+  while (result.answered < count && NowNs() - last_progress < 10'000'000'000) {
+    const uint64_t before = result.answered;
     take_answers();
+    if (result.answered != before) last_progress = NowNs();
     sample_memory(NowNs());
     std::this_thread::yield();
   }
+  if (prober.joinable()) prober.join();
+  result.probe_sent = probe.sent;
+  result.probe_accepted = probe.accepted;
+  result.probe_other = probe.other;
+  result.probe_ns = std::move(probe.accepted_ns);
   return result;
 }
 
@@ -211,10 +320,12 @@ int Run() {
   const double rate = absl::GetFlag(FLAGS_rate);
   std::printf(
       "  load:     baseline %.0f alerts/s for %.0f s, then %.0f alerts/s for %.0f s; "
-      "levels 1%% I, 4%% II, 15%% III, 80%% IV; σ=300 m around random units\n"
+      "levels 1%% I, 4%% II, 15%% III, 80%% IV; σ=300 m around random units; probe %.0f "
+      "level-I alerts/s on a connection of its own\n"
       "  auth:     %s\n\n",
       absl::GetFlag(FLAGS_baseline_rate), absl::GetFlag(FLAGS_baseline_seconds), rate,
-      absl::GetFlag(FLAGS_seconds), curve ? "CURVE (operator key)" : "none (--insecure_no_auth)");
+      absl::GetFlag(FLAGS_seconds), absl::GetFlag(FLAGS_probe_rate),
+      curve ? "CURVE (operator key)" : "none (--insecure_no_auth)");
   std::fflush(stdout);
   const PhaseResult baseline =
       RunPhase(context, **dispatchd, keys, *city, absl::GetFlag(FLAGS_baseline_rate),
@@ -277,7 +388,33 @@ int Run() {
                                     overload.max_resident_kib / 1024)});
   }
   result.Set("levels", levels);
-  const uint64_t lost = overload.sent - overload.answered;
+  if (overload.probe_sent > 0) {
+    const LatencySummary acc = Summarize(overload.probe_ns);
+    const LatencySummary base = Summarize(baseline.probe_ns);
+    std::printf(
+        "%-5s %9llu %9llu %9llu %7llu | %10s / %8s / %8s / %8s | %10s / %8s   "
+        "(level I from a connection of its own, %.0f/s)\n",
+        "probe", static_cast<unsigned long long>(overload.probe_sent),
+        static_cast<unsigned long long>(overload.probe_accepted), 0ULL,
+        static_cast<unsigned long long>(overload.probe_other), Us(acc.p50_ns).c_str(),
+        Us(acc.p99_ns).c_str(), Us(acc.p999_ns).c_str(), Us(acc.max_ns).c_str(),
+        Us(base.p50_ns).c_str(), Us(base.p99_ns).c_str(), absl::GetFlag(FLAGS_probe_rate));
+    result.Set("probe", Json::Object()
+                            .Set("rate", absl::GetFlag(FLAGS_probe_rate))
+                            .Set("sent", overload.probe_sent)
+                            .Set("accepted", overload.probe_accepted)
+                            .Set("other", overload.probe_other)
+                            .Set("accepted_latency", SummaryJson(acc))
+                            .Set("baseline_latency", SummaryJson(base)));
+    rows.push_back({absl::StrFormat("%.0f/s", rate), "I, own connection",
+                    absl::StrCat(overload.probe_sent), absl::StrCat(overload.probe_accepted), "0",
+                    absl::StrCat(Us(acc.p50_ns), " / ", Us(acc.p99_ns), " / ", Us(acc.p999_ns)),
+                    absl::StrCat(Us(base.p50_ns), " / ", Us(base.p99_ns)),
+                    absl::StrFormat("%ld → %ld MiB", overload.first_resident_kib / 1024,
+                                    overload.max_resident_kib / 1024)});
+  }
+  const uint64_t lost = overload.sent - overload.answered +
+                        (overload.probe_sent - overload.probe_accepted - overload.probe_other);
   std::printf(
       "\nsent %llu in %.1f s (%.0f/s), answered %llu, unanswered %llu%s; dispatchd resident "
       "%ld MiB at the start of the overload, at most %ld MiB\n",
