@@ -1,5 +1,6 @@
 #include "engine/app/dispatch_server.h"
 
+#include <pthread.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -118,7 +119,11 @@ class DispatchServer::Impl {
 
   ~Impl() {
     // Never leave a snapshot child behind (Shutdown normally waited for it already).
-    if (snapshot_child_.has_value()) ::waitpid(snapshot_child_->pid, nullptr, 0);
+    if (snapshot_child_.has_value()) {
+      ::kill(snapshot_child_->pid, SIGKILL);
+      while (::waitpid(snapshot_child_->pid, nullptr, 0) < 0 && errno == EINTR) {
+      }
+    }
   }
 
   absl::Status Bind() {
@@ -902,12 +907,26 @@ class DispatchServer::Impl {
     if (!plan->has_value()) return;
     const uint64_t feed_sequence = feed_sequence_;
     const pid_t parent = ::getpid();
+    // The stop signals are blocked across fork() so the child cannot take one meant for the engine
+    // before it has set them aside (a Ctrl-C or a service stop signals both processes).
+    sigset_t stop_signals, previous;
+    sigemptyset(&stop_signals);
+    for (int signal : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&stop_signals, signal);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, &previous);
     const pid_t child = ::fork();
-    if (child == 0) ::_exit(WriteSnapshotInChild(**plan, feed_sequence, parent));
+    if (child == 0) {
+      int code = kSnapshotCrashed;
+      try {
+        code = WriteSnapshotInChild(**plan, feed_sequence, parent, &previous);
+      } catch (...) {  // never unwind into the engine's frames in a copy of the engine
+      }
+      ::_exit(code);
+    }
+    pthread_sigmask(SIG_SETMASK, &previous, nullptr);
     if (child < 0) {
       // No process to spare: write it here, holding the loop, as before.
       metrics_.Increment("journal_snapshot_fork_failed");
-      const int code = WriteSnapshotInChild(**plan, feed_sequence, 0);
+      const int code = WriteSnapshotInChild(**plan, feed_sequence, 0, nullptr);
       return FinishSnapshot(**plan, code, began);
     }
     metrics_.Histogram("journal_snapshot_pause").Record(Since(began));
@@ -917,11 +936,16 @@ class DispatchServer::Impl {
   // The snapshot child's work; returns its exit code. Runs in a copy of this process made by
   // fork() from the loop's thread: it touches only the core (read) and files, never a socket.
   static constexpr int kSnapshotWritten = 0;
-  static constexpr int kSnapshotFailed = 1;
-  static constexpr int kSnapshotTooLarge = 2;
+  static constexpr int kSnapshotFailed = 1;    // the file could not be written: stops the engine
+  static constexpr int kSnapshotTooLarge = 2;  // over the size cap: nothing written
   static constexpr int kSnapshotOrphaned = 3;
+  static constexpr int kSnapshotCrashed = 4;  // an exception, a signal: nothing written
+  // How long a snapshot child may take before it is killed (and the snapshot tried again later),
+  // and how long a stop waits for one.
+  static constexpr absl::Duration kSnapshotChildLimit = absl::Minutes(5);
+  static constexpr absl::Duration kSnapshotStopWait = absl::Seconds(30);
   int WriteSnapshotInChild(const journal::JournalWriter::SnapshotPlan& plan, uint64_t feed_sequence,
-                           pid_t parent) {
+                           pid_t parent, const sigset_t* unblocked) {
     if (parent != 0) {
       // Dies with the engine: a snapshot finished after a crash and a restart would race the new
       // engine's own files. Signals meant for the engine are not this child's to catch.
@@ -929,8 +953,13 @@ class DispatchServer::Impl {
       if (::getppid() != parent) return kSnapshotOrphaned;
       // Nothing inherited is the child's: above all not the journal's LOCK, which a restarted
       // engine must find free the moment this one is gone (a flock lasts while any copy is open).
-      ::close_range(3, ~0U, 0);
-      for (int signal : {SIGINT, SIGTERM, SIGHUP}) std::signal(signal, SIG_DFL);
+      if (::close_range(3, ~0U, 0) != 0) {
+        for (int fd = 3, n = static_cast<int>(::sysconf(_SC_OPEN_MAX)); fd < n; ++fd) ::close(fd);
+      }
+      // The engine's stop signals are not this child's: it finishes (the engine waits for it) or
+      // dies with the engine.
+      for (int signal : {SIGINT, SIGTERM, SIGHUP}) std::signal(signal, SIG_IGN);
+      pthread_sigmask(SIG_SETMASK, unblocked, nullptr);
     }
     transport::EngineSnapshot snapshot;
     snapshot.feed_event_sequence = feed_sequence;
@@ -946,19 +975,37 @@ class DispatchServer::Impl {
     return kSnapshotWritten;
   }
 
-  // Looks whether the snapshot child is done (waits for it when `wait`), and finishes.
+  // Looks whether the snapshot child is done, and finishes. With `wait`, waits for it up to
+  // kSnapshotStopWait. A child past kSnapshotChildLimit (a stuck disk) is killed: its snapshot is
+  // not written, and the next one is tried when due.
   void ReapSnapshot(bool wait) {
     if (!snapshot_child_.has_value()) return;
+    const pid_t pid = snapshot_child_->pid;
+    const auto give_up = SteadyClock::now() + absl::ToChronoNanoseconds(kSnapshotStopWait);
     int status = 0;
-    pid_t reaped;
-    do {
-      reaped = ::waitpid(snapshot_child_->pid, &status, wait ? 0 : WNOHANG);
-    } while (reaped < 0 && errno == EINTR);
-    if (reaped == 0) return;  // still writing
+    for (;;) {
+      const pid_t reaped = ::waitpid(pid, &status, WNOHANG);
+      if (reaped == pid) break;
+      if (reaped < 0 && errno != EINTR) {
+        status = -1;  // not ours to wait for any more: count it as not written
+        break;
+      }
+      const bool overdue = Since(snapshot_child_->began) > kSnapshotChildLimit ||
+                           (wait && SteadyClock::now() > give_up);
+      if (overdue) {
+        metrics_.Increment("journal_snapshot_killed");
+        ::kill(pid, SIGKILL);
+        while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+        }
+        break;
+      }
+      if (!wait) return;  // still writing
+      ::usleep(1000);     // a stop waiting for the child's last writes
+    }
     const SnapshotChild child = *std::move(snapshot_child_);
     snapshot_child_.reset();
-    int code = kSnapshotFailed;
-    if (reaped == child.pid && WIFEXITED(status)) code = WEXITSTATUS(status);
+    int code = kSnapshotCrashed;
+    if (status != -1 && WIFEXITED(status)) code = WEXITSTATUS(status);
     FinishSnapshot(child.plan, code, child.began);
   }
 
@@ -973,6 +1020,13 @@ class DispatchServer::Impl {
       case kSnapshotTooLarge:  // over the snapshot size cap
         metrics_.Increment("journal_snapshots_skipped");
         return;
+      case kSnapshotCrashed:
+      case kSnapshotOrphaned:
+        // Killed, or out of memory: the journal is as it was (the older snapshot and every record
+        // after it), so the engine goes on and tries again when the next snapshot is due.
+        metrics_.Increment("journal_snapshots_not_written");
+        return;
+      case kSnapshotFailed:
       default:
         // As for a failed commit: a snapshot that could not be made durable stops the engine.
         return Fatal(absl::DataLossError(absl::StrCat(
@@ -987,8 +1041,11 @@ class DispatchServer::Impl {
   void Fatal(absl::Status status) {
     outbox_.clear();
     holding_ = false;
-    fatal_ = absl::Status(status.code(), absl::StrCat("the journal failed, so the engine stopped: ",
-                                                      status.message()));
+    if (fatal_.ok()) {  // the first cause is the one to report
+      fatal_ = absl::Status(
+          status.code(),
+          absl::StrCat("the journal failed, so the engine stopped: ", status.message()));
+    }
     Shutdown();
   }
 

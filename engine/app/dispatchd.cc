@@ -173,7 +173,11 @@ int main(int argc, char** argv) {
   absl::StatusOr<std::unique_ptr<gz::DispatchServer>> server =
       gz::DispatchServer::Create(options, *std::move(city), *std::move(policy));
   if (!server.ok()) return Fail(std::string(server.status().message()));
-  mallopt(M_TOP_PAD, 128 << 10);  // glibc's default (DEFAULT_TOP_PAD)
+  // Back to glibc's starting values. Setting M_TOP_PAD also switched off its dynamic mmap and
+  // trim thresholds for good, so those are set explicitly too rather than left as they were.
+  mallopt(M_TOP_PAD, 128 << 10);
+  mallopt(M_MMAP_THRESHOLD, 128 << 10);
+  mallopt(M_TRIM_THRESHOLD, 128 << 10);
   if (options.journal_dir.empty()) {
     std::fprintf(stderr,
                  "dispatchd: WARNING: no journal_dir: nothing survives a crash or a restart (open "

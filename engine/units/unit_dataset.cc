@@ -17,10 +17,12 @@
 #include <optional>
 #include <sstream>
 #include <thread>
+#include <type_traits>
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/string_view.h"
@@ -55,15 +57,26 @@ absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
   return contents;
 }
 
+// Written under a temporary name and renamed over `path`: a reader (dispatchd maps the units file)
+// never sees it half written or truncated.
 absl::Status WriteWholeFile(const std::string& path, absl::string_view contents) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  const std::string temp = absl::StrCat(path, ".tmp");
+  std::ofstream out(temp, std::ios::binary | std::ios::trunc);
   if (!out) {
     return absl::PermissionDeniedError(
-        absl::StrCat("cannot open ", path, " for writing: ", std::strerror(errno)));
+        absl::StrCat("cannot open ", temp, " for writing: ", std::strerror(errno)));
   }
   out.write(contents.data(), static_cast<std::streamsize>(contents.size()));
   out.close();
-  if (!out) return absl::DataLossError(absl::StrCat("cannot write ", path));
+  if (!out) {
+    std::remove(temp.c_str());
+    return absl::DataLossError(absl::StrCat("cannot write ", temp));
+  }
+  if (std::rename(temp.c_str(), path.c_str()) != 0) {
+    const std::string reason = std::strerror(errno);
+    std::remove(temp.c_str());
+    return absl::DataLossError(absl::StrCat("cannot rename ", temp, " to ", path, ": ", reason));
+  }
   return absl::OkStatus();
 }
 
@@ -78,9 +91,13 @@ absl::string_view NumberText(absl::string_view text) {
 // int64_t or double.
 template <typename Number>
 bool ParseNumber(absl::string_view text, Number* value) {
-  text = NumberText(text);
-  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), *value);
-  return error == std::errc() && end == text.data() + text.size() && !text.empty();
+  const absl::string_view number = NumberText(text);
+  const auto [end, error] = std::from_chars(number.data(), number.data() + number.size(), *value);
+  if (error == std::errc() && end == number.data() + number.size() && !number.empty()) return true;
+  // The rare text from_chars refuses and absl takes (a double that underflows, e.g. 1e-400, is 0
+  // to absl): ask absl, so the files read exactly as they did.
+  if constexpr (std::is_floating_point_v<Number>) return absl::SimpleAtod(text, value);
+  return false;
 }
 
 // One data row split into fields, with the location needed for error messages.

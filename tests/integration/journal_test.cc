@@ -17,6 +17,7 @@
 #include <vector>
 #include <zmq.hpp>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "engine/client/alert_client.h"
@@ -323,6 +324,33 @@ TEST_CASE("a snapshot bounds what a restart replays", "[integration][journal]") 
   REQUIRE(outcome.ok());
   CHECK(outcome->accepted);
   CHECK(outcome->incident_id == incident + 1);
+}
+
+TEST_CASE("a stop while a snapshot is being written waits for it and stops cleanly",
+          "[integration][journal]") {
+  const testing::SmallCity city = testing::MakeSmallCity({10, 20, 30}, 2, 60);
+  JournalDir journal;
+  zmq::context_t context;
+  auto first =
+      DispatchdProcess::Start(city.config_dir, Flags(journal, {"--snapshot_every_records=100"}));
+  REQUIRE(first.ok());
+  // The 100th record or so makes a snapshot child; the stop comes at once after the last alert,
+  // while it may still be writing.
+  for (uint64_t sequence = 1; sequence <= 110; ++sequence) {
+    REQUIRE(Raise(context, **first, city, sequence).accepted);
+  }
+  const int status = (*first)->Stop(SIGTERM);
+  INFO((*first)->output());
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  CHECK_THAT((*first)->output(), !Catch::Contains("journal failed"));
+  bool have_snapshot = false;
+  for (const auto& entry : fs::directory_iterator(journal.path)) {
+    const std::string name = entry.path().filename().string();
+    CHECK_FALSE(absl::EndsWith(name, ".tmp"));  // nothing half written left behind
+    have_snapshot |= name.rfind("snapshot-", 0) == 0;
+  }
+  CHECK(have_snapshot);
 }
 
 }  // namespace
