@@ -462,24 +462,26 @@ TEST_CASE("files of another journal in the directory stop recovery", "[journal]"
   CHECK_THAT(std::string(r.status.message()), Catch::Contains("belongs to another journal"));
 }
 
+// Appends records from..to (their payloads by number) and commits them.
+void AppendAndCommit(JournalWriter& writer, uint64_t from, uint64_t to) {
+  for (uint64_t i = from; i <= to; ++i) CHECK(writer.Append(Payload(i)) == i);
+  REQUIRE(writer.Commit().ok());
+}
+
 TEST_CASE("snapshots bound replay and make older files obsolete", "[journal]") {
   TempDir dir;
   std::unique_ptr<JournalWriter> writer = StartNew(dir.path());
-  auto append = [&](uint64_t from, uint64_t to) {
-    for (uint64_t i = from; i <= to; ++i) CHECK(writer->Append(Payload(i)) == i);
-    REQUIRE(writer->Commit().ok());
-  };
-  append(1, 10);
+  AppendAndCommit(*writer, 1, 10);
   REQUIRE(writer->WriteSnapshot("state after 10").ok());
   CHECK(fs::exists(dir.File("snapshot-000000000010.bin")));
   CHECK(fs::path(writer->segment_path()).filename() == "journal-000002.log");
-  append(11, 20);
+  AppendAndCommit(*writer, 11, 20);
   REQUIRE(writer->WriteSnapshot("state after 20").ok());
   // One older snapshot and the records after it are kept: segment 1 (records 1-10) goes.
   CHECK_FALSE(fs::exists(dir.File("journal-000001.log")));
   CHECK(fs::exists(dir.File("journal-000002.log")));
   CHECK(fs::exists(dir.File("snapshot-000000000010.bin")));
-  append(21, 25);
+  AppendAndCommit(*writer, 21, 25);
   writer.reset();
 
   auto journal = JournalDirectory::Open(dir.path());
@@ -531,20 +533,16 @@ TEST_CASE(
     "[journal]") {
   TempDir dir;
   std::unique_ptr<JournalWriter> writer = StartNew(dir.path());
-  auto append = [&](uint64_t from, uint64_t to) {
-    for (uint64_t i = from; i <= to; ++i) CHECK(writer->Append(Payload(i)) == i);
-    REQUIRE(writer->Commit().ok());
-  };
-  append(1, 10);
+  AppendAndCommit(*writer, 1, 10);
   REQUIRE(writer->WriteSnapshot("state after 10").ok());
-  append(11, 20);
+  AppendAndCommit(*writer, 11, 20);
   auto plan = writer->BeginSnapshot();
   REQUIRE(plan.ok());
   REQUIRE(plan->has_value());
   CHECK((*plan)->last_record == 20);
   CHECK(fs::path(writer->segment_path()).filename() == "journal-000003.log");
   // Records committed while the snapshot is being made go to the segment that continues it.
-  append(21, 23);
+  AppendAndCommit(*writer, 21, 23);
   CHECK_FALSE(fs::exists(dir.File("snapshot-000000000020.bin")));
 
   // A crash now (no file yet; the files as they are, copied away from the live writer's lock):
