@@ -1265,8 +1265,8 @@ class DispatchServer::Impl {
   void Shutdown() {
     if (stopping_) return;
     stopping_ = true;
-    // A snapshot being written is let finish (a fraction of a second), so the stop leaves it on
-    // disk.
+    // A snapshot being written is let finish (under a second at 2.3M units; at most
+    // kSnapshotStopWait), so the stop leaves it on disk.
     ReapSnapshot(/*wait=*/true);
     signals_.cancel();
     deadline_timer_.cancel();
