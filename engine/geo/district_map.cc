@@ -101,6 +101,12 @@ DistrictMap::DistrictMap(std::vector<District> districts, std::vector<Zone> zone
             [](const District& a, const District& b) { return a.code < b.code; });
   for (District& d : districts_) ComputeBoundingBox(d);
   std::sort(zones_.begin(), zones_.end(), [](const Zone& a, const Zone& b) { return a.id < b.id; });
+  seeds_of_district_.resize(districts_.size());
+  for (const Zone& zone : zones_) {
+    if (const District* d = FindDistrict(zone.district); d != nullptr) {
+      seeds_of_district_[d - districts_.data()].push_back({zone.seed, zone.id});
+    }
+  }
   BuildGrid();
 }
 
@@ -212,19 +218,20 @@ std::optional<ZoneId> DistrictMap::ZoneAt(PlanePoint p) const {
 }
 
 std::optional<ZoneId> DistrictMap::ZoneIn(const District& district, PlanePoint p) const {
-  // A linear scan of ~170 seeds costs well under a microsecond, cheaper than the polygon test
-  // above. Zones are sorted by id and only a strictly nearer seed replaces the best, so ties go to
-  // the lowest id. A district without zones yields nullopt.
+  // A linear scan of the district's seeds (a dozen or two), in id order; only a strictly nearer
+  // seed replaces the best, so ties go to the lowest id. Every alert asks: scanning all of the
+  // city's ~170 seeds for the district's was 4% of the decision (callgrind, decision_bench).
+  const District* own = FindDistrict(district.code);
+  if (own == nullptr) return std::nullopt;
   std::optional<ZoneId> best;
   double best_d2 = std::numeric_limits<double>::infinity();
-  for (const Zone& zone : zones_) {
-    if (zone.district != district.code) continue;
-    const double dx = zone.seed.x - p.x;
-    const double dy = zone.seed.y - p.y;
+  for (const auto& [seed, id] : seeds_of_district_[own - districts_.data()]) {
+    const double dx = seed.x - p.x;
+    const double dy = seed.y - p.y;
     const double d2 = dx * dx + dy * dy;
     if (d2 < best_d2) {
       best_d2 = d2;
-      best = zone.id;
+      best = id;
     }
   }
   return best;

@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "engine/geo/projection.h"
@@ -86,6 +87,8 @@ class DistrictMap {
 
   std::vector<District> districts_;  // sorted by code
   std::vector<Zone> zones_;          // sorted by id
+  // Each district's zone seeds (parallel to districts_), in id order.
+  std::vector<std::vector<std::pair<PlanePoint, ZoneId>>> seeds_of_district_;
 
   // Cell (col, row) covers [grid_x_ + col*size, +size) x [grid_y_ + row*size, +size).
   // kBorderCell: an edge touches it, test the polygons; kOutsideCell: no district; otherwise the
