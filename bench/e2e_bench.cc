@@ -74,6 +74,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "bench/bench_support.h"
+#include "engine/app/cpu_placement.h"
 #include "engine/app/descriptor_limit.h"
 #include "engine/config/city_data.h"
 #include "engine/geo/projection.h"
@@ -115,6 +116,10 @@ ABSL_FLAG(int, spin_us, 200,
 ABSL_FLAG(int, fleet_nice, 0,
           "Nice value of the fleet processes (e.g. 10: they stand for phones elsewhere and yield "
           "the shared cores to dispatchd and this process); 0 leaves it.");
+ABSL_FLAG(int, engine_cpu, -1,
+          "Give dispatchd's engine loop this CPU alone (dispatchd --engine_cpu) and run this "
+          "process, the fleet and dispatchd's ZeroMQ threads on the other CPUs; -1: the kernel "
+          "places everything.");
 ABSL_FLAG(uint64_t, seed, 20261127, "Seed for alert points, categories and fleet movement.");
 
 namespace gz {
@@ -1561,6 +1566,9 @@ std::vector<std::string> DispatchdFlags(const std::string& transport, const std:
                                absl::StrCat("--operator_endpoint=ipc://", ipc_dir, "/operator"),
                                absl::StrCat("--feed=ipc://", ipc_dir, "/feed")});
   }
+  if (absl::GetFlag(FLAGS_engine_cpu) >= 0) {
+    flags.push_back(absl::StrCat("--engine_cpu=", absl::GetFlag(FLAGS_engine_cpu)));
+  }
   for (const std::string& f : absl::GetFlag(FLAGS_dispatchd_flags)) flags.push_back(f);
   return flags;
 }
@@ -1653,6 +1661,17 @@ int Run() {
   if (!dispatchd.ok()) return Fail(dispatchd.status());
   std::printf("  dispatchd: ready in %.1f s; descriptor limit %llu (hard limit of this sandbox)\n",
               (NowNs() - start) / 1e9, static_cast<unsigned long long>(limit));
+  if (const int engine_cpu = absl::GetFlag(FLAGS_engine_cpu); engine_cpu >= 0) {
+    // After dispatchd has started (it needs the engine's CPU in its own mask) and before the fleet
+    // is forked and any thread exists, so every process and thread of the load inherits this.
+    absl::StatusOr<std::vector<int>> others = CpusBesideEngine(engine_cpu);
+    if (!others.ok()) return Fail(others.status());
+    if (absl::Status s = PinCallingThread(*others); !s.ok()) return Fail(s);
+    std::printf(
+        "  placement: dispatchd's engine loop alone on CPU %d; its ZeroMQ threads, this process "
+        "and the fleet on CPU %s\n",
+        engine_cpu, CpuListText(*others).c_str());
+  }
 
   // Fleet processes, forked before this process has a thread.
   std::vector<FleetProcess> fleet;
@@ -1729,6 +1748,7 @@ int Run() {
       .Set("connect_s", connect_s)
       .Set("fleet_processes", processes)
       .Set("fleet_nice", absl::GetFlag(FLAGS_fleet_nice))
+      .Set("engine_cpu", absl::GetFlag(FLAGS_engine_cpu))
       .Set("descriptor_limit", static_cast<int64_t>(limit))
       .Set("alert_envelope_bytes", static_cast<int64_t>(driver.alert_bytes()));
   bench::Json phases = bench::Json::Array();

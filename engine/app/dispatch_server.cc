@@ -26,6 +26,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "engine/app/admission_queue.h"
+#include "engine/app/cpu_placement.h"
 #include "engine/app/delivery_book.h"
 #include "engine/auth/server_auth.h"
 #include "engine/dispatch/dispatch_core.h"
@@ -99,6 +100,14 @@ std::vector<zmq::message_t> RoutingPrefix(std::vector<zmq::message_t>& frames) {
   return prefix;
 }
 
+// ZeroMQ starts its I/O and reaper threads with the first socket, so their CPUs are set here,
+// before any socket exists: with the engine pinned, every allowed CPU but the engine's.
+zmq::context_t NewZmqContext(const std::vector<int>& cpus_beside_engine) {
+  zmq::context_t context(1);
+  for (int cpu : cpus_beside_engine) context.set(zmq::ctxopt::thread_affinity_cpu_add, cpu);
+  return context;
+}
+
 }  // namespace
 
 class DispatchServer::Impl {
@@ -107,7 +116,10 @@ class DispatchServer::Impl {
       : options_(std::move(options)),
         city_(std::move(city)),
         core_(std::move(core)),
-        zmq_(1),
+        cpus_beside_engine_(options_.engine_cpu >= 0
+                                ? CpusBesideEngine(options_.engine_cpu).value_or(std::vector<int>{})
+                                : std::vector<int>{}),
+        zmq_(NewZmqContext(cpus_beside_engine_)),
         intake_(zmq_, zmq::socket_type::router),
         responders_(zmq_, zmq::socket_type::router),
         operators_(zmq_, zmq::socket_type::router),
@@ -291,6 +303,14 @@ class DispatchServer::Impl {
     });
     ScheduleMaintenance();
     boost::asio::post(io_, [this] { Pump(); });
+    if (options_.engine_cpu >= 0) {
+      // Validated in Create; a failure here (the mask changed since) leaves the loop unpinned,
+      // which is slower but correct.
+      if (absl::Status s = PinCallingThread({options_.engine_cpu}); !s.ok()) {
+        std::fprintf(stderr, "dispatchd: WARNING: %s; the engine runs unpinned\n",
+                     std::string(s.message()).c_str());
+      }
+    }
     io_.run();
   }
 
@@ -960,6 +980,8 @@ class DispatchServer::Impl {
       // dies with the engine.
       for (int signal : {SIGINT, SIGTERM, SIGHUP}) std::signal(signal, SIG_IGN);
       pthread_sigmask(SIG_SETMASK, unblocked, nullptr);
+      // Forked from the pinned loop thread, it would share the engine's CPU; it gets the others.
+      if (!cpus_beside_engine_.empty()) (void)PinCallingThread(cpus_beside_engine_);
     }
     transport::EngineSnapshot snapshot;
     snapshot.feed_event_sequence = feed_sequence;
@@ -1284,6 +1306,8 @@ class DispatchServer::Impl {
   ServerOptions options_;
   CityData city_;
   std::unique_ptr<DispatchCore> core_;
+  // With options_.engine_cpu set: the CPUs for everything but the loop thread.
+  const std::vector<int> cpus_beside_engine_;
   boost::asio::io_context io_;
   zmq::context_t zmq_;
   zmq::socket_t intake_;
@@ -1345,6 +1369,12 @@ absl::StatusOr<std::unique_ptr<DispatchServer>> DispatchServer::Create(ServerOpt
                                                                        CityData city,
                                                                        DispatchConfig config) {
   if (absl::Status s = options.Validate(); !s.ok()) return s;
+  if (options.engine_cpu >= 0) {
+    if (absl::StatusOr<std::vector<int>> others = CpusBesideEngine(options.engine_cpu);
+        !others.ok()) {
+      return others.status();
+    }
+  }
   // The core's clock starts at a whole microsecond, as the journal's header records it.
   absl::Time start = absl::FromUnixMicros(absl::ToUnixMicros(absl::Now()));
   std::unique_ptr<journal::JournalDirectory> journal;

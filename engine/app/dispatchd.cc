@@ -12,6 +12,7 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "engine/app/cpu_placement.h"
 #include "engine/app/descriptor_limit.h"
 #include "engine/app/dispatch_server.h"
 #include "engine/config/city_data.h"
@@ -39,6 +40,10 @@ ABSL_FLAG(int, intake_read_batch, 0,
 ABSL_FLAG(int, max_pending_alerts, 0,
           "Alerts that may wait undecided before the least severe get BUSY; 0 keeps the "
           "config's.");
+ABSL_FLAG(int, engine_cpu, -1,
+          "Pin the engine's loop thread to this CPU and keep ZeroMQ's threads and snapshot "
+          "children on the others (a CPU of its own for the decisions); -1 keeps the config's "
+          "(default: not pinned).");
 ABSL_FLAG(int, resend_interval_ms, 0, "Resend interval for unreceipted deliveries; 0 keeps it.");
 ABSL_FLAG(int, zone_broadcast_min_level, -1,
           "Area broadcasts for levels from this up (1 = IV/all ... 4 = I, 0 = never); -1 keeps the "
@@ -120,6 +125,7 @@ int main(int argc, char** argv) {
   if (absl::GetFlag(FLAGS_resend_interval_ms) > 0) {
     options.resend_interval = absl::Milliseconds(absl::GetFlag(FLAGS_resend_interval_ms));
   }
+  if (absl::GetFlag(FLAGS_engine_cpu) >= 0) options.engine_cpu = absl::GetFlag(FLAGS_engine_cpu);
   if (absl::GetFlag(FLAGS_zone_broadcast_min_level) >= 0) {
     options.zone_broadcast_min_level = absl::GetFlag(FLAGS_zone_broadcast_min_level);
   }
@@ -186,6 +192,13 @@ int main(int argc, char** argv) {
   }
   for (const std::string& note : (*server)->journal_notes()) std::printf("%s\n", note.c_str());
   std::printf("dispatchd: %s\n", (*server)->auth_description().c_str());
+  if (options.engine_cpu >= 0) {
+    std::printf(
+        "dispatchd: engine loop pinned to CPU %d; ZeroMQ threads and snapshots on CPU %s\n",
+        options.engine_cpu,
+        gz::CpuListText(gz::CpusBesideEngine(options.engine_cpu).value_or(std::vector<int>{}))
+            .c_str());
+  }
   const gz::BoundEndpoints& e = (*server)->endpoints();
   std::printf(
       "dispatchd ready: intake=%s responders=%s operator=%s feed=%s (%zu units, %zu zones, "

@@ -58,6 +58,9 @@ absl::Status ServerOptions::Validate() const {
   if (zone_broadcast_min_level < 0 || zone_broadcast_min_level > 4) {
     return invalid("zone_broadcast_min_level", "must be 0 (never) or a level from 1 (IV) to 4 (I)");
   }
+  if (engine_cpu < -1 || engine_cpu > 1023) {
+    return invalid("engine_cpu", "must be -1 (not pinned) or a CPU number from 0 to 1023");
+  }
   if (linger_on_stop < absl::ZeroDuration() || linger_on_stop > absl::Minutes(1)) {
     return invalid("linger_on_stop", "must be between 0 and 1 min");
   }
@@ -102,6 +105,7 @@ absl::StatusOr<ServerOptions> ParseServerOptions(const std::string& text,
   if (file.has_zone_broadcast_min_level()) {
     o.zone_broadcast_min_level = static_cast<int>(file.zone_broadcast_min_level());
   }
+  if (file.has_engine_cpu()) o.engine_cpu = file.engine_cpu();
   if (file.has_journal_dir()) o.journal_dir = file.journal_dir();
   if (file.has_snapshot_every_records()) o.snapshot_every_records = file.snapshot_every_records();
   if (file.has_keys_dir()) o.keys_dir = file.keys_dir();

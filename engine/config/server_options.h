@@ -50,6 +50,10 @@ struct ServerOptions {
   // incidents of at least this level: 1 = every level (IV and up), 2 = III and up, 3 = II and up,
   // 4 = I only, 0 = never. The units actually needed get assignments whatever this says.
   int zone_broadcast_min_level = 2;
+  // The CPU the engine's loop thread is pinned to, with ZeroMQ's threads and snapshot children kept
+  // on the process's other CPUs (engine/app/cpu_placement.h); -1: no pinning, the kernel places
+  // every thread. Worth it only where the machine has a CPU to give the engine alone.
+  int engine_cpu = -1;
   // How long sockets try to deliver what is queued when dispatchd stops.
   absl::Duration linger_on_stop = absl::Seconds(1);
 

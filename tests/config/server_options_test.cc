@@ -20,13 +20,16 @@ TEST_CASE("server options keep defaults for missing keys", "[config]") {
   REQUIRE(options.ok());
   CHECK(options->resend_interval == absl::Milliseconds(250));
   CHECK(options->max_frame_bytes == ServerOptions{}.max_frame_bytes);
+  CHECK(options->engine_cpu == -1);  // not pinned unless asked
 }
 
 TEST_CASE("a bad server config names the key", "[config]") {
-  for (const auto& [text, key] : {std::pair{"intake_endpoint: \"localhost:1\"", "intake_endpoint"},
-                                  std::pair{"max_frame_bytes: 10", "max_frame_bytes"},
-                                  std::pair{"heartbeat_interval_ms: 1", "heartbeat_interval"},
-                                  std::pair{"bogus: 1", "line 1"}}) {
+  for (const auto& [text, key] :
+       {std::pair{"intake_endpoint: \"localhost:1\"", "intake_endpoint"},
+        std::pair{"max_frame_bytes: 10", "max_frame_bytes"},
+        std::pair{"heartbeat_interval_ms: 1", "heartbeat_interval"},
+        std::pair{"engine_cpu: -2", "engine_cpu"}, std::pair{"engine_cpu: 1024", "engine_cpu"},
+        std::pair{"bogus: 1", "line 1"}}) {
     INFO(text);
     absl::StatusOr<ServerOptions> options = ParseServerOptions(text, "dispatchd.textproto");
     REQUIRE_FALSE(options.ok());

@@ -8,6 +8,8 @@
 #include <sys/wait.h>
 
 #include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <string>
@@ -15,7 +17,12 @@
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "engine/app/cpu_placement.h"
 #include "engine/auth/curve_keys.h"
 #include "engine/client/alert_client.h"
 #include "engine/client/responder_client.h"
@@ -41,10 +48,11 @@ struct Harness {
   zmq::context_t context;
   std::map<UnitId, std::unique_ptr<ResponderClient>> responders;
 
-  explicit Harness(int ack_deadline_s = 30) {
+  explicit Harness(int ack_deadline_s = 30, const std::vector<std::string>& extra_flags = {}) {
     city = MakeSmallCity({10, 20, 30, 40, 50}, 2, ack_deadline_s);
-    auto started = DispatchdProcess::Start(
-        city.config_dir, {"--heartbeat_interval_ms=500", "--resend_interval_ms=200"});
+    std::vector<std::string> flags = {"--heartbeat_interval_ms=500", "--resend_interval_ms=200"};
+    flags.insert(flags.end(), extra_flags.begin(), extra_flags.end());
+    auto started = DispatchdProcess::Start(city.config_dir, flags);
     REQUIRE(started.ok());
     dispatchd = *std::move(started);
   }
@@ -327,6 +335,54 @@ TEST_CASE("garbage and oversized and truncated frames get errors while a good cl
   CHECK(h.dispatchd->Stop(SIGTERM) == 0);
   CHECK_THAT(h.dispatchd->output(), Catch::Contains("bad frames refused"));
   CHECK_THAT(h.dispatchd->output(), Catch::Contains("frames_refused.intake.malformed_message"));
+}
+
+// Cpus_allowed_list of each of a process's threads, by thread id, from /proc.
+std::map<pid_t, std::string> ThreadCpuLists(pid_t pid) {
+  std::map<pid_t, std::string> lists;
+  for (const auto& task :
+       std::filesystem::directory_iterator(absl::StrCat("/proc/", pid, "/task"))) {
+    std::ifstream status(task.path() / "status");
+    std::string line;
+    while (std::getline(status, line)) {
+      if (absl::StartsWith(line, "Cpus_allowed_list:")) {
+        lists[std::stoi(task.path().filename().string())] =
+            std::string(absl::StripAsciiWhitespace(line.substr(line.find(':') + 1)));
+      }
+    }
+  }
+  return lists;
+}
+
+TEST_CASE("with engine_cpu the loop runs alone on its CPU and every other thread on the rest",
+          "[integration]") {
+  const std::vector<int> allowed = AllowedCpus();
+  if (allowed.size() < 2) {
+    WARN("one CPU only: nothing to place");
+    return;
+  }
+  const int engine_cpu = allowed.back();
+  Harness h(30, {absl::StrCat("--engine_cpu=", engine_cpu)});
+  REQUIRE(h.Raise(1).accepted);  // answered: the loop is running, so it has been placed
+  CHECK_THAT(h.dispatchd->output(),
+             Catch::Contains(absl::StrCat("engine loop pinned to CPU ", engine_cpu)));
+  const std::map<pid_t, std::string> lists = ThreadCpuLists(h.dispatchd->pid());
+  // The loop (dispatchd's main thread), ZeroMQ's I/O thread and its reaper at least.
+  CHECK(lists.size() >= 3);
+  const std::string others = CpuListText(*CpusBesideEngine(engine_cpu));
+  for (const auto& [tid, list] : lists) {
+    INFO("thread " << tid);
+    CHECK(list == (tid == h.dispatchd->pid() ? absl::StrCat(engine_cpu) : others));
+  }
+}
+
+TEST_CASE("an engine_cpu the process may not run on is refused at start with the reason",
+          "[integration]") {
+  const SmallCity city = MakeSmallCity({10, 20}, 1, 30);
+  auto started = DispatchdProcess::Start(city.config_dir, {"--engine_cpu=1023"});
+  REQUIRE_FALSE(started.ok());
+  CHECK_THAT(std::string(started.status().message()),
+             Catch::Contains("engine_cpu 1023 is not a CPU this process may run on"));
 }
 
 TEST_CASE("SIGTERM stops dispatchd cleanly with a summary", "[integration]") {
