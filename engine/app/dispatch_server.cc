@@ -154,10 +154,13 @@ class DispatchServer::Impl {
         if (absl::Status s = auth_->Secure(*socket, channel); !s.ok()) return s;
       }
     }
-    const int64_t max_frame = static_cast<int64_t>(options_.max_frame_bytes);
+    // A frame over max_frame_bytes but within kOversizeReadFactor times it is read whole and
+    // answered MESSAGE_TOO_LARGE by the codec, before any parsing, so its sender learns why; only
+    // beyond that does ZeroMQ cut the connection off, before buffering it, so the memory a peer can
+    // make dispatchd hold stays bounded.
+    const int64_t read_cap = static_cast<int64_t>(options_.max_frame_bytes) * kOversizeReadFactor;
     for (zmq::socket_t* s : {&intake_, &responders_, &operators_}) {
-      // Oversized frames are cut off by ZeroMQ before they are ever buffered whole.
-      s->set(zmq::sockopt::maxmsgsize, max_frame);
+      s->set(zmq::sockopt::maxmsgsize, read_cap);
       s->set(zmq::sockopt::router_mandatory, 1);
       s->set(zmq::sockopt::linger,
              static_cast<int>(absl::ToInt64Milliseconds(options_.linger_on_stop)));
@@ -1300,6 +1303,8 @@ class DispatchServer::Impl {
     // Replies already handed to ZeroMQ are flushed by each socket's linger when it closes.
     io_.stop();
   }
+
+  static constexpr int64_t kOversizeReadFactor = 4;
 
   const absl::Time wall_origin_ = absl::Now();
   const SteadyClock::time_point steady_origin_ = SteadyClock::now();

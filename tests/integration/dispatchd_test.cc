@@ -320,13 +320,21 @@ TEST_CASE("garbage and oversized and truncated frames get errors while a good cl
   REQUIRE(reply.has_command_result());
   CHECK(reply.command_result().reason() == pb::REJECT_REASON_UNKNOWN_MESSAGE_TYPE);
 
-  // An oversized frame (over 64 KiB) is cut off by ZeroMQ's cap: that connection is dropped and
-  // answered with nothing, and the engine carries on.
+  // An oversized frame (over 64 KiB, within 4x that) is answered with the reason and both sizes.
+  REQUIRE(reply.ParseFromString(RoundTripRaw(h.context, h.dispatchd->intake(),
+                                             std::string(200 * 1024, 'x'), h.Keys("operator"))));
+  REQUIRE(reply.has_alert_reply());
+  CHECK(reply.alert_reply().rejected().reason() == pb::REJECT_REASON_MESSAGE_TOO_LARGE);
+  CHECK_THAT(reply.alert_reply().rejected().message(), Catch::Contains("204800 bytes"));
+  CHECK_THAT(reply.alert_reply().rejected().message(), Catch::Contains("65536"));
+
+  // Beyond 4x the cap ZeroMQ cuts the connection off: answered with nothing, and the engine
+  // carries on.
   zmq::socket_t big(h.context, zmq::socket_type::dealer);
   big.set(zmq::sockopt::linger, 0);
   h.UseOperatorKey(big);
   big.connect(h.dispatchd->intake());
-  big.send(zmq::buffer(std::string(200 * 1024, 'x')), zmq::send_flags::none);
+  big.send(zmq::buffer(std::string(2 * 1024 * 1024, 'x')), zmq::send_flags::none);
 
   // Meanwhile the good client is unaffected.
   const client::AlertOutcome ok = h.Raise(9);
@@ -335,6 +343,7 @@ TEST_CASE("garbage and oversized and truncated frames get errors while a good cl
   CHECK(h.dispatchd->Stop(SIGTERM) == 0);
   CHECK_THAT(h.dispatchd->output(), Catch::Contains("bad frames refused"));
   CHECK_THAT(h.dispatchd->output(), Catch::Contains("frames_refused.intake.malformed_message"));
+  CHECK_THAT(h.dispatchd->output(), Catch::Contains("frames_refused.intake.message_too_large: 1"));
 }
 
 // Cpus_allowed_list of each of a process's threads, by thread id, from /proc.
