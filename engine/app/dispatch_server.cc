@@ -154,11 +154,13 @@ class DispatchServer::Impl {
         if (absl::Status s = auth_->Secure(*socket, channel); !s.ok()) return s;
       }
     }
-    // A frame over max_frame_bytes but within kOversizeReadFactor times it is read whole and
-    // answered MESSAGE_TOO_LARGE by the codec, before any parsing, so its sender learns why; only
-    // beyond that does ZeroMQ cut the connection off, before buffering it, so the memory a peer can
-    // make dispatchd hold stays bounded.
-    const int64_t read_cap = static_cast<int64_t>(options_.max_frame_bytes) * kOversizeReadFactor;
+    // A frame over max_frame_bytes but within the read cap is read whole and answered
+    // MESSAGE_TOO_LARGE by the codec, before any parsing, so its sender learns why; only beyond the
+    // cap does ZeroMQ cut the connection off, before buffering it. The cap is 4x max_frame_bytes
+    // (256 KiB by default) but at most 1 MiB over it, so a large max_frame_bytes does not multiply
+    // what a peer can make dispatchd hold.
+    const int64_t max_frame = static_cast<int64_t>(options_.max_frame_bytes);
+    const int64_t read_cap = max_frame + std::min<int64_t>(3 * max_frame, int64_t{1} << 20);
     for (zmq::socket_t* s : {&intake_, &responders_, &operators_}) {
       s->set(zmq::sockopt::maxmsgsize, read_cap);
       s->set(zmq::sockopt::router_mandatory, 1);
@@ -399,7 +401,9 @@ class DispatchServer::Impl {
       if (!got) break;
       // A ROUTER prefixes the identity; a REQ adds an empty delimiter; the envelope is one frame.
       // Anything else is not our protocol (and would be echoed back whole): refuse it unanswered.
-      if (frames.size() < 2 || frames.size() > 3) {
+      // A delimiter that is not empty would be echoed back too, and may be as large as ZeroMQ's
+      // cap.
+      if (frames.size() < 2 || frames.size() > 3 || (frames.size() == 3 && frames[1].size() != 0)) {
         metrics_.Increment("frames_refused");
         metrics_.Increment("frames_refused.bad_framing");
         continue;
@@ -1303,8 +1307,6 @@ class DispatchServer::Impl {
     // Replies already handed to ZeroMQ are flushed by each socket's linger when it closes.
     io_.stop();
   }
-
-  static constexpr int64_t kOversizeReadFactor = 4;
 
   const absl::Time wall_origin_ = absl::Now();
   const SteadyClock::time_point steady_origin_ = SteadyClock::now();

@@ -29,7 +29,7 @@ struct ServerOptions {
   std::string dispatch_config_path;
 
   // Every inbound frame larger than this is refused before parsing: answered MESSAGE_TOO_LARGE up
-  // to 4x this, beyond which ZeroMQ drops the connection (ZMQ_MAXMSGSIZE).
+  // to 4x this (at most 1 MiB over it), beyond which ZeroMQ drops the connection (ZMQ_MAXMSGSIZE).
   size_t max_frame_bytes = 64 * 1024;
   // Responders must send a heartbeat this often; silent for 3 intervals, a responder is gone.
   absl::Duration heartbeat_interval = absl::Seconds(2);

@@ -336,6 +336,25 @@ TEST_CASE("garbage and oversized and truncated frames get errors while a good cl
   big.connect(h.dispatchd->intake());
   big.send(zmq::buffer(std::string(2 * 1024 * 1024, 'x')), zmq::send_flags::none);
 
+  // Not our framing, refused unanswered (either would be echoed back whole): a delimiter that is
+  // not empty, and one frame too many.
+  zmq::socket_t framing(h.context, zmq::socket_type::dealer);
+  framing.set(zmq::sockopt::linger, 0);
+  h.UseOperatorKey(framing);
+  framing.connect(h.dispatchd->intake());
+  framing.send(zmq::buffer(std::string(1000, 'd')), zmq::send_flags::sndmore);
+  framing.send(zmq::buffer(whole), zmq::send_flags::none);
+  framing.send(zmq::str_buffer(""), zmq::send_flags::sndmore);
+  framing.send(zmq::str_buffer("extra"), zmq::send_flags::sndmore);
+  framing.send(zmq::buffer(whole), zmq::send_flags::none);
+  // Then garbage on the same connection, answered: it is read after both, in order.
+  framing.set(zmq::sockopt::rcvtimeo, 5000);
+  framing.send(zmq::str_buffer("\xff\x01garbage"), zmq::send_flags::none);
+  zmq::message_t answer;
+  REQUIRE(framing.recv(answer));
+  REQUIRE(reply.ParseFromString(answer.to_string()));
+  CHECK(reply.alert_reply().rejected().reason() == pb::REJECT_REASON_MALFORMED_MESSAGE);
+
   // Meanwhile the good client is unaffected.
   const client::AlertOutcome ok = h.Raise(9);
   CHECK(ok.accepted);
@@ -344,6 +363,7 @@ TEST_CASE("garbage and oversized and truncated frames get errors while a good cl
   CHECK_THAT(h.dispatchd->output(), Catch::Contains("bad frames refused"));
   CHECK_THAT(h.dispatchd->output(), Catch::Contains("frames_refused.intake.malformed_message"));
   CHECK_THAT(h.dispatchd->output(), Catch::Contains("frames_refused.intake.message_too_large: 1"));
+  CHECK_THAT(h.dispatchd->output(), Catch::Contains("frames_refused.bad_framing: 2"));
 }
 
 // Cpus_allowed_list of each of a process's threads, by thread id, from /proc.
