@@ -220,7 +220,8 @@ std::optional<ZoneId> DistrictMap::ZoneAt(PlanePoint p) const {
 std::optional<ZoneId> DistrictMap::ZoneIn(const District& district, PlanePoint p) const {
   // A linear scan of the district's seeds (a dozen or two), in id order; only a strictly nearer
   // seed replaces the best, so ties go to the lowest id. Every alert asks: scanning all of the
-  // city's ~170 seeds for the district's was 4% of the decision (callgrind, decision_bench).
+  // city's ~170 seeds for the district's was 3% of the core's instructions (callgrind,
+  // decision_bench).
   const District* own = FindDistrict(district.code);
   if (own == nullptr) return std::nullopt;
   std::optional<ZoneId> best;
