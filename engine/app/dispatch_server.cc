@@ -112,13 +112,14 @@ zmq::context_t NewZmqContext(const std::vector<int>& cpus_beside_engine) {
 
 class DispatchServer::Impl {
  public:
-  Impl(ServerOptions options, CityData city, std::unique_ptr<DispatchCore> core)
+  // `cpus_beside_engine`: with options.engine_cpu set, the CPUs for everything but the loop
+  // (validated by Create); else empty.
+  Impl(ServerOptions options, CityData city, std::unique_ptr<DispatchCore> core,
+       std::vector<int> cpus_beside_engine)
       : options_(std::move(options)),
         city_(std::move(city)),
         core_(std::move(core)),
-        cpus_beside_engine_(options_.engine_cpu >= 0
-                                ? CpusBesideEngine(options_.engine_cpu).value_or(std::vector<int>{})
-                                : std::vector<int>{}),
+        cpus_beside_engine_(std::move(cpus_beside_engine)),
         zmq_(NewZmqContext(cpus_beside_engine_)),
         intake_(zmq_, zmq::socket_type::router),
         responders_(zmq_, zmq::socket_type::router),
@@ -1376,11 +1377,11 @@ absl::StatusOr<std::unique_ptr<DispatchServer>> DispatchServer::Create(ServerOpt
                                                                        CityData city,
                                                                        DispatchConfig config) {
   if (absl::Status s = options.Validate(); !s.ok()) return s;
+  std::vector<int> cpus_beside_engine;
   if (options.engine_cpu >= 0) {
-    if (absl::StatusOr<std::vector<int>> others = CpusBesideEngine(options.engine_cpu);
-        !others.ok()) {
-      return others.status();
-    }
+    absl::StatusOr<std::vector<int>> others = CpusBesideEngine(options.engine_cpu);
+    if (!others.ok()) return others.status();
+    cpus_beside_engine = *std::move(others);
   }
   // The core's clock starts at a whole microsecond, as the journal's header records it.
   absl::Time start = absl::FromUnixMicros(absl::ToUnixMicros(absl::Now()));
@@ -1410,7 +1411,8 @@ absl::StatusOr<std::unique_ptr<DispatchServer>> DispatchServer::Create(ServerOpt
   if (!registry.ok()) return registry.status();
   auto core = DispatchCore::Create(std::move(config), city.map.get(), *std::move(registry), start);
   if (!core.ok()) return core.status();
-  auto impl = std::make_unique<Impl>(std::move(options), std::move(city), *std::move(core));
+  auto impl = std::make_unique<Impl>(std::move(options), std::move(city), *std::move(core),
+                                     std::move(cpus_beside_engine));
   if (journal != nullptr) {
     if (absl::Status s = impl->Recover(*journal, absl::ToUnixMicros(start), fingerprint); !s.ok()) {
       return s;
